@@ -1,0 +1,182 @@
+"""The Python API: ``train``, ``evaluate``, ``predict``, ``inspect`` and ``load``.
+
+The CLI is a thin layer over these functions; each returns plain results and prints only when asked.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from deepfit.config import Config, load_config
+from deepfit.console import make_console, per_class_table, print_lines, results_table
+from deepfit.errors import DataError
+from deepfit.runs import CONFIG, DATA_REPORT, EVAL, new_run_dir, read_json, write_json, write_text
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    metrics: dict[str, dict[str, Any]]  # {"validation": {...}, "test": {...}}, as in eval.json
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int = 0
+    stop_reason: str = ""
+    seconds: float = 0.0
+
+
+def train(
+    config: str | Path | dict[str, Any] | Config | None = None,
+    *,
+    data: pd.DataFrame | None = None,
+    run_dir: str | Path | None = None,
+    overrides: list[str] | dict[str, Any] | None = None,
+    quiet: bool = True,
+    **kwargs: Any,
+) -> TrainResult:
+    """Train and evaluate from a config; returns the run directory and the metrics.
+
+    Keyword overrides use ``__`` for dots (``train__lr=3e-4``) or a section dict (``train={"lr": 3e-4}``).
+    ``data`` is a DataFrame used instead of ``data.source``.
+    """
+    from deepfit.data.clean import summarize
+    from deepfit.data.pipeline import prepare
+    from deepfit.evaluation.evaluate import epoch_metrics_fn, evaluate_data
+    from deepfit.predictor import build_model, save_model
+    from deepfit.training.callbacks import Checkpointer, MetricsLog, ProgressBar
+    from deepfit.training.trainer import Trainer, seed_everything
+
+    started = time.perf_counter()
+    cfg = load_config(config, _merge_overrides(overrides, kwargs))
+    console = make_console(quiet)
+    prepared = prepare(cfg, data)
+    spec = prepared.spec
+    print_lines(console, "Data", [*summarize(prepared.report), _splits_line(prepared.report)])
+
+    seed_everything(cfg.train.seed)  # the same config and seed give the same initial weights
+    model = build_model(cfg.model, spec)
+    n_params = sum(p.numel() for p in model.parameters())
+    console.print(
+        f"[bold]Model[/bold] {cfg.model.name} ({n_params:,} parameters) for {spec.task}, {spec.n_outputs} outputs"
+    )
+
+    name = cfg.output.name or (Path(config).stem if isinstance(config, str | Path) else "run")
+    run = new_run_dir(cfg.output.dir, name, run_dir)
+    write_text(run / CONFIG, cfg.to_yaml())
+    write_json(run / DATA_REPORT, prepared.report)
+
+    pre_state = prepared.preprocessor.state
+    scale = (pre_state.get("target_mean", 0.0), pre_state.get("target_std", 1.0))
+    monitor = cfg.train.early_stopping.monitor
+    callbacks: list[Any] = [
+        MetricsLog(run),
+        Checkpointer(run, cfg.output.checkpoint_every, {"config": cfg.to_dict()}),
+    ]
+    if not quiet:
+        callbacks.append(ProgressBar(f"val_{monitor}", console=console))
+    trainer = Trainer(cfg.train, callbacks=callbacks, metrics_fn=epoch_metrics_fn(spec.task, monitor, scale))
+    tensors = prepared.tensors
+    fit = trainer.fit(model, tensors["train"], tensors.get("validation"), task=spec.task)
+    if fit.stop_reason:
+        console.print(fit.stop_reason)
+
+    # The test split is touched once, here, with the restored best weights.
+    report_args = {"task": spec.task, "class_names": spec.class_names, "target_scale": scale}
+    metrics = {
+        split: evaluate_data(model, tensors[split], cfg.eval.batch_size, **report_args)
+        for split in ("validation", "test")
+        if split in tensors
+    }
+    save_model(run, model, spec, prepared.preprocessor, cfg.model)
+    write_json(run / EVAL, metrics)
+
+    console.print(results_table(metrics, spec.task, cfg.eval.metrics))
+    if spec.task == "classification" and "test" in metrics and len(spec.class_names) <= 20:
+        console.print(per_class_table(metrics["test"]))
+    seconds = time.perf_counter() - started
+    console.print(f"Run saved to [bold]{run}[/bold] ({seconds:.1f} s, best epoch {fit.best_epoch} of {fit.epochs})")
+    return TrainResult(run, metrics, fit.history, fit.best_epoch, fit.stop_reason, seconds)
+
+
+def load(run_dir: str | Path) -> Any:
+    """The trained model of a run with its preprocessing: ``load(run).predict(frame)``."""
+    from deepfit.predictor import Predictor
+
+    return Predictor.load(run_dir)
+
+
+def predict(run_dir: str | Path, data: str | Path | pd.DataFrame) -> pd.DataFrame:
+    """Predictions for raw rows (a DataFrame or a file), with the run's saved preprocessing."""
+    from deepfit.data.sources import read_source
+
+    frame = read_source(data)
+    return load(run_dir).predict(frame, source=_source_name(data))
+
+
+def evaluate(run_dir: str | Path, data: str | Path | pd.DataFrame | None = None) -> dict[str, Any]:
+    """Metrics on new labelled data, or the run's stored ``eval.json`` when ``data`` is None."""
+    if data is None:
+        load(run_dir)  # checks the run is complete
+        return read_json(Path(run_dir) / EVAL)
+    from deepfit.data.sources import read_source
+
+    return {"data": load(run_dir).evaluate(read_source(data), source=_source_name(data))}
+
+
+def inspect(
+    data: str | Path | pd.DataFrame,
+    *,
+    target: str | None = None,
+    config: str | Path | dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The data report (schema, duplicates, missing, conflicts, imbalance) without training."""
+    from deepfit.data.pipeline import inspect_frame
+    from deepfit.data.sources import read_source
+
+    cfg = load_config(config, {"data.target": target} if target else None)
+    frame = read_source(data, cfg.base_dir if config is not None else None)
+    return inspect_frame(cfg, frame)[2]
+
+
+def _source_name(data: Any) -> str:
+    return str(data) if isinstance(data, str | Path) else "the input frame"
+
+
+def _splits_line(report: dict[str, Any]) -> str:
+    return "splits: " + ", ".join(f"{k} {v}" for k, v in report["splits"].items())
+
+
+def _merge_overrides(
+    overrides: list[str] | dict[str, Any] | None, kwargs: dict[str, Any]
+) -> list[str] | dict[str, Any] | None:
+    if not kwargs:
+        return overrides
+    merged: dict[str, Any] = {}
+    if isinstance(overrides, dict):
+        merged.update(overrides)
+    elif overrides:
+        from deepfit.config import _parse_overrides
+
+        merged.update(_parse_overrides(overrides))
+    for key, value in kwargs.items():
+        if isinstance(value, dict) and "__" not in key:
+            merged.update({f"{key}.{k}": v for k, v in _flatten(value).items()})
+        else:
+            merged[key.replace("__", ".")] = value
+    return merged
+
+
+def _flatten(raw: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if isinstance(value, dict) and key not in ("column_types",):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+__all__ = ["DataError", "TrainResult", "evaluate", "inspect", "load", "predict", "train"]

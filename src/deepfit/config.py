@@ -1,0 +1,369 @@
+"""The typed config: five sections (data, model, train, eval, output), validated at the edge.
+
+Every field has a best-practice default and a description. Unknown keys are errors with a
+"did you mean"; every error is reported at once with the file, the YAML line and the dotted key.
+Loading never imports torch, so ``deepfit config show`` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from deepfit.errors import ConfigError, did_you_mean
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _name_or_dict(value: Any) -> Any:
+    """Identifiers accept a string (``optimizer: sgd``) or a dict (``optimizer: {name: sgd, momentum: 0.8}``)."""
+    return {"name": value} if isinstance(value, str) else value
+
+
+# ---------------------------------------------------------------- data
+class SplitConfig(Section):
+    train: float = Field(0.7, gt=0, le=1, description="Fraction of rows for training.")
+    validation: float = Field(0.15, ge=0, lt=1, description="Fraction for validation (early stopping, selection).")
+    test: float = Field(0.15, ge=0, lt=1, description="Fraction for the test set, evaluated once at the end.")
+    stratify: bool = Field(True, description="Keep class proportions in every split (classification only).")
+    group_column: str | None = Field(None, description="Rows sharing this column's value stay in one split.")
+    order_column: str | None = Field(
+        None, description="Split by this column's order (time): train first, then validation, then test."
+    )
+    seed: int | None = Field(None, description="Seed of the split; defaults to train.seed.")
+
+    @model_validator(mode="after")
+    def _fractions_sum_to_one(self) -> SplitConfig:
+        total = self.train + self.validation + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(
+                f"split fractions must sum to 1; got train={self.train} + validation={self.validation} "
+                f"+ test={self.test} = {total:g}"
+            )
+        if self.group_column and self.order_column:
+            raise ValueError("set group_column or order_column, not both")
+        return self
+
+
+class CleanConfig(Section):
+    drop_duplicates: bool = Field(True, description="Remove exact duplicate rows.")
+    missing: Literal["impute", "drop"] = Field(
+        "impute", description="Missing feature values: impute (fitted on train) or drop the rows."
+    )
+    numeric_impute: Literal["median", "mean"] = Field("median", description="Statistic for numeric imputation.")
+    conflicts: Literal["keep", "drop", "majority"] = Field(
+        "majority",
+        description="Identical features, different targets: keep all rows, drop them all, or keep the majority label.",
+    )
+    drop_constant: bool = Field(True, description="Drop feature columns with a single value.")
+    drop_id_columns: bool = Field(True, description="Drop identifier-like columns (a distinct value on every row).")
+
+
+class PreprocessConfig(Section):
+    scaling: Literal["standard", "minmax", "none"] = Field("standard", description="Numeric feature scaling.")
+    categorical: Literal["auto", "onehot", "embedding"] = Field(
+        "auto",
+        description="Categorical encoding; auto: one-hot up to max_onehot categories, embedding above.",
+    )
+    max_onehot: int = Field(16, ge=2, description="Largest cardinality one-hot encoded when categorical is auto.")
+    min_frequency: int = Field(1, ge=1, description="Categories seen fewer times in train map to 'unknown'.")
+    target_scaling: bool = Field(True, description="Standardise a regression target (predictions are unscaled).")
+
+
+ColumnKind = Literal["numeric", "categorical", "boolean"]
+
+
+class DataConfig(Section):
+    source: str | None = Field(
+        None, description="builtin:<name>, or a .csv/.parquet/.npz path relative to the config file."
+    )
+    target: str | None = Field(None, description="Label column (builtin datasets: 'target').")
+    features: list[str] | None = Field(None, description="Feature columns; default: every other column.")
+    drop_columns: list[str] = Field(default_factory=list, description="Columns never used as features.")
+    column_types: dict[str, ColumnKind] = Field(default_factory=dict, description="Override inferred column kinds.")
+    task: Literal["auto", "classification", "regression"] = Field(
+        "auto", description="Inferred from the target when auto."
+    )
+    validation_source: str | None = Field(None, description="A separate validation file (skips the split).")
+    test_source: str | None = Field(None, description="A separate test file (skips the split).")
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    clean: CleanConfig = Field(default_factory=CleanConfig)
+    preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
+
+
+# ---------------------------------------------------------------- model
+class ModelConfig(Section):
+    name: str = Field("mlp", description="Architecture from the registry (deepfit.models.registry).")
+    hidden: list[int] = Field(default_factory=lambda: [256, 128], description="Hidden layer sizes.")
+    activation: Literal["relu", "leaky_relu", "gelu", "tanh", "sigmoid"] = Field("relu", description="Activation.")
+    dropout: float = Field(0.1, ge=0, lt=1, description="Dropout after each hidden layer.")
+    batch_norm: bool = Field(False, description="Batch normalisation after each hidden linear layer.")
+    init: Literal["kaiming", "xavier", "orthogonal", "default"] = Field(
+        "kaiming", description="Weight initialisation (default: PyTorch's)."
+    )
+    embedding_dim: int | None = Field(
+        None, ge=1, description="Width of categorical embeddings; default min(32, (categories + 1) // 2)."
+    )
+
+    @field_validator("hidden")
+    @classmethod
+    def _positive_sizes(cls, value: list[int]) -> list[int]:
+        if any(h < 1 for h in value):
+            raise ValueError(f"hidden sizes must be positive integers; got {value}")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        from deepfit.models.registry import architecture_names
+
+        names = architecture_names()
+        if value not in names:
+            raise ValueError(f"unknown architecture '{value}'{did_you_mean(value, names)}; known: {', '.join(names)}")
+        return value
+
+
+# ---------------------------------------------------------------- train
+class OptimizerConfig(Section):
+    name: Literal["sgd", "adam", "adamw", "adagrad", "rmsprop"] = Field("adamw", description="Optimizer.")
+    momentum: float = Field(0.9, ge=0, lt=1, description="Momentum (sgd, rmsprop).")
+    nesterov: bool = Field(False, description="Nesterov momentum (sgd).")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam(W) betas.")
+    eps: float = Field(1e-8, gt=0, description="Numerical stability term (adam, adamw, adagrad, rmsprop).")
+
+
+class ScheduleConfig(Section):
+    name: Literal["constant", "step", "exponential", "cosine", "onecycle", "plateau"] = Field(
+        "cosine", description="Learning-rate schedule."
+    )
+    warmup_epochs: float = Field(0.0, ge=0, description="Linear warm-up from 0 over this many epochs.")
+    step_size: int = Field(10, ge=1, description="Epochs between decays (step).")
+    gamma: float | None = Field(None, gt=0, le=1, description="Decay factor; default 0.1 (step), 0.95 (exponential).")
+    min_lr: float = Field(0.0, ge=0, description="Floor of the learning rate (cosine, plateau).")
+    factor: float = Field(0.5, gt=0, lt=1, description="Plateau: multiply the rate by this on a plateau.")
+    patience: int = Field(3, ge=0, description="Plateau: epochs without improvement before decaying.")
+    max_lr: float | None = Field(None, gt=0, description="One-cycle peak; default train.lr.")
+
+
+class EarlyStoppingConfig(Section):
+    enabled: bool = Field(True, description="Stop when the monitored validation metric stops improving.")
+    monitor: str = Field("loss", description="Validation metric to monitor (loss, accuracy, f1_macro, rmse, ...).")
+    patience: int = Field(10, ge=1, description="Epochs without improvement before stopping.")
+    min_delta: float = Field(0.0, ge=0, description="Smallest change counted as an improvement.")
+    restore_best: bool = Field(True, description="Restore the best epoch's weights at the end.")
+
+    @field_validator("monitor")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        from deepfit.evaluation.metrics import metric_info
+
+        return metric_info(value.removeprefix("val_")).name
+
+
+class TrainConfig(Section):
+    epochs: int = Field(100, ge=1, description="Maximum number of epochs.")
+    batch_size: int = Field(64, ge=1, description="Samples per optimizer step.")
+    lr: float = Field(1e-3, gt=0, description="Learning rate.")
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    weight_decay: float = Field(1e-4, ge=0, description="L2 penalty (decoupled for adamw).")
+    l1: float = Field(0.0, ge=0, description="L1 penalty on weights, added to the loss.")
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    loss: Literal["auto", "cross_entropy", "mse", "mae", "huber"] = Field(
+        "auto", description="auto: cross_entropy for classification, mse for regression."
+    )
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="Label smoothing (cross_entropy).")
+    class_weights: Literal["none", "balanced"] = Field("none", description="Weight classes inversely to frequency.")
+    huber_delta: float = Field(1.0, gt=0, description="Huber loss threshold.")
+    early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
+    clip_grad_norm: float | None = Field(None, gt=0, description="Clip the global gradient norm to this value.")
+    clip_grad_value: float | None = Field(None, gt=0, description="Clip each gradient element to ±this value.")
+    seed: int = Field(0, description="Seed for initialisation, shuffling and dropout.")
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="auto: cuda when available.")
+
+    _identifiers = field_validator("optimizer", "schedule", mode="before")(lambda cls, v: _name_or_dict(v))
+
+
+# ---------------------------------------------------------------- eval / output
+class EvalConfig(Section):
+    batch_size: int = Field(1024, ge=1, description="Batch size for evaluation and prediction.")
+    metrics: list[str] | None = Field(None, description="Metrics in the summary table; default by task.")
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, value: list[str] | None) -> list[str] | None:
+        from deepfit.evaluation.metrics import metric_info
+
+        for name in value or []:
+            metric_info(name)  # raises ValueError naming the known metrics
+        return value
+
+
+class OutputConfig(Section):
+    dir: str = Field("runs", description="Folder for run directories (relative to the working directory).")
+    name: str | None = Field(None, description="Run name; default: the config file's name.")
+    checkpoint_every: int = Field(1, ge=1, description="Epochs between checkpoints.")
+
+
+class Config(Section):
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    # Folder that relative data paths are resolved against (the config file's folder).
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @property
+    def base_dir(self) -> Path:
+        return self._base_dir
+
+    def resolve_path(self, path: str) -> Path:
+        """A data path from the config, relative to the config file's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self._base_dir / p)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+# ---------------------------------------------------------------- loading
+def load_config(
+    source: str | Path | dict[str, Any] | Config | None = None,
+    overrides: list[str] | dict[str, Any] | None = None,
+) -> Config:
+    """Build a validated Config from a YAML path, a dict or a Config, then apply overrides.
+
+    ``overrides`` are ``["train.lr=3e-4", ...]`` (values parsed as YAML) or ``{"train.lr": 3e-4}``.
+    Every error is gathered into one ConfigError.
+    """
+    origin, lines, base_dir = "config", {}, Path.cwd()
+    if isinstance(source, Config):
+        raw, base_dir = source.to_dict(), source.base_dir
+    elif isinstance(source, dict):
+        raw = _deep_copy(source)
+    elif source is None:
+        raw = {}
+    else:
+        path = Path(source)
+        raw, lines = _read_yaml(path)
+        origin, base_dir = str(path), path.resolve().parent
+    for key, value in _parse_overrides(overrides).items():
+        _set_dotted(raw, key, value)
+        lines[key] = "--set"
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, origin, lines)) from None
+    config._base_dir = base_dir
+    return config
+
+
+def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    if not path.is_file():
+        raise ConfigError(
+            f"Config file not found: {path}", hint="check the path (it is relative to the working directory)"
+        )
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = yaml.safe_load(text) or {}
+        node = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a config is a mapping of sections (data, model, train, eval, output)")
+    return raw, _key_lines(node)
+
+
+def _key_lines(node: Any, prefix: str = "") -> dict[str, int]:
+    """Map every dotted key of a YAML document to its 1-based line number."""
+    out: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            dotted = f"{prefix}{key_node.value}"
+            out[dotted] = key_node.start_mark.line + 1
+            out.update(_key_lines(value_node, dotted + "."))
+    return out
+
+
+def _parse_overrides(overrides: list[str] | dict[str, Any] | None) -> dict[str, Any]:
+    if overrides is None:
+        return {}
+    if isinstance(overrides, dict):
+        return dict(overrides)
+    parsed = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, for example --set train.lr=3e-4")
+        try:
+            parsed[key.strip()] = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError:
+            parsed[key.strip()] = value
+    return parsed
+
+
+def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = raw
+    for part in parts[:-1]:
+        child = node.get(part)
+        if isinstance(child, str):  # "optimizer: sgd" then --set train.optimizer.momentum=0.5
+            child = {"name": child}
+        if not isinstance(child, dict):
+            child = {}
+        node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def _deep_copy(raw: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in raw.items()}
+
+
+def _format_errors(exc: ValidationError, origin: str, lines: dict[str, Any]) -> str:
+    messages = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"] if not str(p).startswith("function-")]
+        dotted = ".".join(loc) or "(top level)"
+        where = lines.get(dotted)
+        prefix = f"{origin}:{where}" if isinstance(where, int) else (f"--set {dotted}" if where else origin)
+        if err["type"] == "extra_forbidden":
+            known = _known_keys(loc[:-1])
+            text = f"unknown key '{loc[-1]}'{did_you_mean(loc[-1], known)}; allowed: {', '.join(known)}"
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            text = f"{msg} (got {err['input']!r})" if not isinstance(err["input"], dict) else msg
+        messages.append(f"{prefix}: {dotted}: {text}")
+    count = len(messages)
+    head = f"{count} error{'s' if count > 1 else ''} in the config:"
+    return "\n".join([head, *("  - " + m for m in messages)])
+
+
+def _known_keys(loc: list[str]) -> list[str]:
+    model: type[BaseModel] = Config
+    for part in loc:
+        field = model.model_fields.get(part)
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)

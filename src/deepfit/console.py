@@ -1,0 +1,58 @@
+"""What a run prints: data summary, model summary and the results table (rich, to stderr/stdout)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+CLASSIFICATION_ROWS = (
+    "accuracy",
+    "balanced_accuracy",
+    "f1_macro",
+    "precision_macro",
+    "recall_macro",
+    "roc_auc",
+    "log_loss",
+)
+REGRESSION_ROWS = ("r2", "mae", "rmse", "mse", "mape")
+
+
+def make_console(quiet: bool = False, stderr: bool = True) -> Console:
+    return Console(stderr=stderr, quiet=quiet, highlight=False)
+
+
+def print_lines(console: Console, title: str, lines: list[str]) -> None:
+    if lines:
+        console.print(f"[bold]{title}[/bold]")
+        for line in lines:
+            console.print(f"  • {line}")
+
+
+def results_table(evaluation: dict[str, dict[str, Any]], task: str, metrics: list[str] | None = None) -> Table:
+    rows = metrics or (CLASSIFICATION_ROWS if task == "classification" else REGRESSION_ROWS)
+    splits = [s for s in ("validation", "test", "data") if evaluation.get(s)]
+    table = Table(title="Results", title_justify="left")
+    table.add_column("metric")
+    for split in splits:
+        table.add_column(split, justify="right")
+    for name in rows:
+        values = [evaluation[s].get(name) for s in splits]
+        table.add_row(name, *("—" if v is None else f"{v:.4f}" for v in values))
+    return table
+
+
+def per_class_table(report: dict[str, Any]) -> Table:
+    table = Table(title="Per class (test)", title_justify="left")
+    for column in ("class", "precision", "recall", "f1", "support"):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for name, row in report.get("per_class", {}).items():
+        table.add_row(
+            str(name),
+            f"{row['precision']:.3f}",
+            f"{row['recall']:.3f}",
+            f"{row['f1']:.3f}",
+            str(row["support"]),
+        )
+    return table

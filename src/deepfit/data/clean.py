@@ -1,0 +1,154 @@
+"""Cleaning with a report: what was found, what was done, and the rows and columns concerned.
+
+Only row/column decisions happen here. Imputation and scaling are statistics, so they are fitted on
+the training split in ``preprocess.py``; here missing values are only counted (or their rows dropped).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from deepfit.config import CleanConfig
+from deepfit.data.schema import Schema
+from deepfit.errors import DataError
+
+
+def clean(
+    frame: pd.DataFrame, schema: Schema, config: CleanConfig, keep: tuple[str, ...] = ()
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Return the cleaned frame (original index kept, for row numbers) and the data report.
+
+    ``keep`` names non-feature columns the split needs (group or order column).
+    """
+    report: dict[str, Any] = {"rows_in": len(frame), "target": schema.target, "task": schema.task}
+    target = schema.target
+
+    no_target = frame[target].isna()
+    report["missing_target_rows"] = int(no_target.sum())
+    frame = frame.loc[~no_target]
+
+    if config.drop_constant:
+        for column in [c for c in schema.features if frame[c].nunique(dropna=True) <= 1]:
+            schema.dropped[column] = "constant (a single value)"
+            del schema.kinds[column]
+    if not schema.kinds:
+        raise DataError("no feature columns are left", hint="check data.features and data.drop_columns")
+
+    used = [*schema.features, target]
+    frame = frame[used + [c for c in keep if c not in used]]
+    duplicated = (
+        frame.duplicated(subset=used, keep="first") if config.drop_duplicates else pd.Series(False, index=frame.index)
+    )
+    report["duplicate_rows"] = int(duplicated.sum())
+    frame = frame.loc[~duplicated]
+
+    frame, report["conflicts"] = _resolve_conflicts(frame, schema, config.conflicts)
+
+    missing = frame[schema.features].isna()
+    report["missing_values"] = {c: int(n) for c, n in missing.sum().items() if n}
+    report["missing_policy"] = config.missing
+    if config.missing == "drop":
+        rows = missing.any(axis=1)
+        report["rows_dropped_missing"] = int(rows.sum())
+        frame = frame.loc[~rows]
+
+    report["unparseable_cells"] = schema.unparseable
+    report["dropped_columns"] = dict(schema.dropped)
+    report["columns"] = dict(schema.kinds)
+    report["rows_out"] = len(frame)
+    report["target_summary"] = _target_summary(frame[target], schema.task)
+    _check_usable(frame, schema)
+    return frame, report
+
+
+def _resolve_conflicts(frame: pd.DataFrame, schema: Schema, policy: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Rows with identical features but different labels (classification only)."""
+    info: dict[str, Any] = {"groups": 0, "rows": 0, "policy": policy, "rows_removed": 0}
+    if schema.task != "classification":
+        return frame, info
+    keys = frame[schema.features].astype(str).agg("\x1f".join, axis=1) if len(frame) else frame.index
+    labels_per_key = frame.groupby(keys)[schema.target].transform("nunique")
+    conflicted = labels_per_key > 1
+    info["groups"] = int(keys[conflicted].nunique())
+    info["rows"] = int(conflicted.sum())
+    info["examples"] = [int(i) for i in frame.index[conflicted][:10]]
+    if not conflicted.any() or policy == "keep":
+        return frame, info
+    if policy == "drop":
+        keep = ~conflicted
+    else:  # majority: keep the rows carrying each group's most frequent label (ties: first seen)
+        majority = frame.groupby(keys)[schema.target].agg(lambda s: s.value_counts().index[0])
+        keep = frame[schema.target].to_numpy() == majority.loc[keys].to_numpy()
+    info["rows_removed"] = int(len(frame) - keep.sum())
+    return frame.loc[keep], info
+
+
+def _target_summary(target: pd.Series, task: str) -> dict[str, Any]:
+    if task == "classification":
+        counts = target.value_counts()
+        return {
+            "classes": {str(k): int(v) for k, v in counts.items()},
+            "imbalance_ratio": float(counts.max() / counts.min()) if len(counts) else None,
+        }
+    values = pd.to_numeric(target, errors="coerce")
+    return {k: float(getattr(values, k)()) for k in ("mean", "std", "min", "max")}
+
+
+def _check_usable(frame: pd.DataFrame, schema: Schema) -> None:
+    if frame.empty:
+        raise DataError(
+            "no rows are left after cleaning",
+            hint="check the target column and data.clean (for example clean.missing: impute instead of drop)",
+        )
+    if schema.task == "classification":
+        classes = frame[schema.target].unique()
+        if len(classes) < 2:
+            raise DataError(
+                f"the target '{schema.target}' has a single class ({classes[0]!r}); classification needs two or more",
+                hint="check the target column, or set data.task: regression",
+            )
+    elif not pd.api.types.is_numeric_dtype(frame[schema.target]):
+        bad = pd.to_numeric(frame[schema.target], errors="coerce").isna()
+        if bad.any():
+            value = frame[schema.target][bad].iloc[0]
+            raise DataError(
+                f"regression target '{schema.target}' holds non-numeric values such as {value!r}",
+                hint="fix those cells, or set data.task: classification",
+            )
+
+
+def summarize(report: dict[str, Any]) -> list[str]:
+    """Plain-language lines for the printed data summary."""
+    lines = [f"{report['rows_in']} rows in, {report['rows_out']} used; task: {report['task']}"]
+    if report.get("missing_target_rows"):
+        lines.append(f"dropped {report['missing_target_rows']} rows with no target")
+    if report.get("duplicate_rows"):
+        lines.append(f"removed {report['duplicate_rows']} exact duplicate rows")
+    conflicts = report.get("conflicts", {})
+    if conflicts.get("groups"):
+        lines.append(
+            f"{conflicts['groups']} groups of identical features with different labels ({conflicts['rows']} rows); "
+            f"policy '{conflicts['policy']}' removed {conflicts['rows_removed']}"
+        )
+    for column, reason in report.get("dropped_columns", {}).items():
+        lines.append(f"dropped column '{column}': {reason}")
+    for column, info in report.get("unparseable_cells", {}).items():
+        where = "lines" if "lines" in info else "rows"
+        examples = ", ".join(map(repr, info["values"][:3]))
+        positions = ", ".join(map(str, info[where]))
+        lines.append(
+            f"column '{column}': {info['count']} cells are not numbers (e.g. {examples}; {where} {positions}); "
+            "treated as missing"
+        )
+    if report.get("missing_values"):
+        cells = ", ".join(f"{c} ({n})" for c, n in report["missing_values"].items())
+        action = "imputed (fitted on train)" if report["missing_policy"] == "impute" else "rows dropped"
+        lines.append(f"missing values in {cells}: {action}")
+    ratio = report.get("target_summary", {}).get("imbalance_ratio")
+    if ratio and ratio >= 3:
+        lines.append(
+            f"classes are imbalanced (largest / smallest = {ratio:.1f}); consider train.class_weights: balanced"
+        )
+    return lines

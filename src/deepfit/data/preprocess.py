@@ -1,0 +1,194 @@
+"""Preprocessing fitted on the training split only, saved with the model as plain JSON.
+
+Numeric columns: impute (median/mean) then scale (standard, min-max, none). Boolean columns: 0/1.
+Categorical columns: one-hot (unknown → all zeros) or integer codes for embeddings (unknown → 0).
+Classification targets: label index over the training classes; regression targets: optionally standardised.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from deepfit.config import CleanConfig, PreprocessConfig
+from deepfit.data.schema import Schema
+from deepfit.errors import DataError, did_you_mean
+
+_TRUE = {"true", "yes", "y", "t", "1", "1.0"}
+_FALSE = {"false", "no", "n", "f", "0", "0.0"}
+
+
+def _key(value: Any) -> str:
+    """Categories compared as text, so 3, 3.0 and "3" read from different files agree."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | float | np.number) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _keys(values: pd.Series) -> pd.Series:
+    return values.map(_key)
+
+
+class TabularPreprocessor:
+    """Fit on the training frame, then turn any frame with the same columns into tensors."""
+
+    def __init__(self, config: PreprocessConfig | None = None, numeric_impute: str = "median") -> None:
+        self.config = config or PreprocessConfig()
+        self.numeric_impute = numeric_impute
+        self.state: dict[str, Any] = {}
+
+    # ------------------------------------------------------------ fit
+    def fit(self, frame: pd.DataFrame, schema: Schema) -> TabularPreprocessor:
+        cfg = self.config
+        numeric = [c for c, k in schema.kinds.items() if k == "numeric"]
+        boolean = [c for c, k in schema.kinds.items() if k == "boolean"]
+        categorical = [c for c, k in schema.kinds.items() if k == "categorical"]
+        state: dict[str, Any] = {"task": schema.task, "target": schema.target, "features": schema.features}
+
+        values = frame[numeric].apply(pd.to_numeric, errors="coerce").astype(float)
+        fill = values.median() if self.numeric_impute == "median" else values.mean()
+        filled = values.fillna(fill)
+        if cfg.scaling == "standard":
+            center, scale = filled.mean(), filled.std(ddof=0)
+        elif cfg.scaling == "minmax":
+            center, scale = filled.min(), filled.max() - filled.min()
+        else:
+            center, scale = filled.mean() * 0, filled.std(ddof=0) * 0 + 1
+        scale = scale.where(scale > 0, 1.0)
+        state["numeric"] = {
+            "columns": numeric,
+            "fill": _floats(fill),
+            "center": _floats(center),
+            "scale": _floats(scale),
+        }
+
+        bool_fill = {}
+        for column in boolean:
+            codes = self._bool_codes(frame[column])
+            bool_fill[column] = float(pd.Series(codes).mode().iloc[0]) if pd.Series(codes).notna().any() else 0.0
+        state["boolean"] = {"columns": boolean, "fill": bool_fill}
+
+        onehot, embed = {}, {}
+        for column in categorical:
+            counts = _keys(frame[column].dropna()).value_counts()
+            categories = sorted(counts[counts >= cfg.min_frequency].index)
+            mode = counts.index[0] if len(counts) else None
+            use_embedding = cfg.categorical == "embedding" or (
+                cfg.categorical == "auto" and len(categories) > cfg.max_onehot
+            )
+            (embed if use_embedding else onehot)[column] = {"categories": categories, "fill": mode}
+        state["onehot"], state["embedding"] = onehot, embed
+
+        target = frame[schema.target]
+        if schema.task == "classification":
+            classes = sorted(pd.unique(target), key=lambda v: (isinstance(v, str), v))
+            state["classes"] = [v.item() if hasattr(v, "item") else v for v in classes]
+        else:
+            y = pd.to_numeric(target).to_numpy(dtype=float)
+            mean, std = (float(y.mean()), float(y.std()) or 1.0) if cfg.target_scaling else (0.0, 1.0)
+            state["target_mean"], state["target_std"] = mean, std
+        self.state = state
+        return self
+
+    # ------------------------------------------------------------ transform
+    @property
+    def classes(self) -> list[Any]:
+        return self.state.get("classes", [])
+
+    @property
+    def n_features(self) -> int:
+        s = self.state
+        return (
+            len(s["numeric"]["columns"])
+            + len(s["boolean"]["columns"])
+            + sum(len(c["categories"]) for c in s["onehot"].values())
+        )
+
+    @property
+    def cardinalities(self) -> list[int]:
+        return [len(c["categories"]) + 1 for c in self.state["embedding"].values()]  # +1: unknown
+
+    def transform(self, frame: pd.DataFrame, source: str = "the data") -> tuple[torch.Tensor, ...]:
+        """Feature tensors: ``(x,)`` or ``(x, x_cat)`` when some columns are embedded."""
+        s = self.state
+        absent = [c for c in s["features"] if c not in frame.columns]
+        if absent:
+            raise DataError(
+                f"feature column '{absent[0]}' is missing from {source}{did_you_mean(absent[0], frame.columns)}"
+                + (f" ({len(absent)} columns missing: {', '.join(absent[:10])})" if len(absent) > 1 else ""),
+                hint="the model was trained with the columns: " + ", ".join(s["features"][:30]),
+            )
+        blocks = []
+        num = s["numeric"]
+        if num["columns"]:
+            values = frame[num["columns"]].apply(pd.to_numeric, errors="coerce").astype(float)
+            values = values.fillna(pd.Series(num["fill"], index=num["columns"]))
+            blocks.append((values.to_numpy() - np.array(num["center"])) / np.array(num["scale"]))
+        for column in s["boolean"]["columns"]:
+            codes = pd.Series(self._bool_codes(frame[column])).fillna(s["boolean"]["fill"][column])
+            blocks.append(codes.to_numpy(dtype=float)[:, None])
+        for column, info in s["onehot"].items():
+            codes = self._codes(frame[column], info)  # -1 = unknown
+            eye = np.vstack([np.eye(len(info["categories"])), np.zeros((1, len(info["categories"])))])
+            blocks.append(eye[codes])
+        x = np.hstack(blocks) if blocks else np.zeros((len(frame), 0))
+        tensors = [torch.as_tensor(x, dtype=torch.float32)]
+        if s["embedding"]:
+            cat = np.stack([self._codes(frame[c], info) + 1 for c, info in s["embedding"].items()], axis=1)
+            tensors.append(torch.as_tensor(cat, dtype=torch.int64))
+        return tuple(tensors)
+
+    def transform_target(self, target: pd.Series) -> tuple[torch.Tensor, np.ndarray]:
+        """Target tensor and a boolean mask of the rows it covers (rows of unseen classes are left out)."""
+        if self.state["task"] == "classification":
+            index = {str(c): i for i, c in enumerate(self.classes)}
+            codes = target.map(lambda v: index.get(str(v.item() if hasattr(v, "item") else v), -1)).to_numpy()
+            known = codes >= 0
+            return torch.as_tensor(codes[known], dtype=torch.int64), known
+        y = pd.to_numeric(target, errors="coerce").to_numpy(dtype=float)
+        y = (y - self.state["target_mean"]) / self.state["target_std"]
+        return torch.as_tensor(y, dtype=torch.float32)[:, None], np.ones(len(y), dtype=bool)
+
+    def inverse_target(self, y: np.ndarray) -> np.ndarray:
+        return y * self.state["target_std"] + self.state["target_mean"]
+
+    # ------------------------------------------------------------ save / load
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "config": self.config.model_dump(),
+            "numeric_impute": self.numeric_impute,
+            "state": self.state,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> TabularPreprocessor:
+        pre = cls(PreprocessConfig(**raw["config"]), raw["numeric_impute"])
+        pre.state = raw["state"]
+        return pre
+
+    @classmethod
+    def for_config(cls, preprocess: PreprocessConfig, clean: CleanConfig) -> TabularPreprocessor:
+        return cls(preprocess, clean.numeric_impute)
+
+    # ------------------------------------------------------------ helpers
+    @staticmethod
+    def _bool_codes(values: pd.Series) -> np.ndarray:
+        text = values.map(lambda v: None if pd.isna(v) else str(v).strip().lower())
+        return text.map(lambda t: 1.0 if t in _TRUE else 0.0 if t in _FALSE else np.nan).to_numpy(dtype=float)
+
+    @staticmethod
+    def _codes(values: pd.Series, info: dict[str, Any]) -> np.ndarray:
+        # A column with no value at all in train has no fill: every row is then unknown (-1).
+        keys = _keys(values.fillna(info["fill"] if info["fill"] is not None else ""))
+        return pd.Categorical(keys, categories=info["categories"]).codes.astype(np.int64)
+
+
+def _floats(series: pd.Series) -> list[float]:
+    return [float(v) for v in series.to_numpy()]

@@ -1,0 +1,1 @@
+"""Architectures, built by name through one registry (``deepfit.models.registry``)."""

@@ -1,0 +1,39 @@
+"""One resolver for architectures: a name maps to a builder ``f(spec, model_config) -> nn.Module``.
+
+Builders are stored as ``"module:function"`` strings so that looking a name up (config validation,
+``deepfit --help``) never imports torch. Users add their own with :func:`register_architecture`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from deepfit.errors import ConfigError, did_you_mean
+
+_ARCHITECTURES: dict[str, str | Callable[..., Any]] = {
+    "mlp": "deepfit.models.mlp:build_mlp",
+}
+
+
+def register_architecture(name: str, builder: str | Callable[..., Any]) -> None:
+    """Register ``builder(spec, model_config) -> nn.Module`` under ``name`` (a callable or ``"pkg.mod:fn"``)."""
+    _ARCHITECTURES[name] = builder
+
+
+def architecture_names() -> list[str]:
+    return sorted(_ARCHITECTURES)
+
+
+def get_builder(name: str) -> Callable[..., Any]:
+    if name not in _ARCHITECTURES:
+        names = architecture_names()
+        raise ConfigError(
+            f"model.name: unknown architecture '{name}'{did_you_mean(name, names)}; known: {', '.join(names)}"
+        )
+    builder = _ARCHITECTURES[name]
+    if isinstance(builder, str):
+        module, _, attr = builder.partition(":")
+        builder = getattr(importlib.import_module(module), attr)
+    return builder

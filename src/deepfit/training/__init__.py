@@ -1,0 +1,1 @@
+"""Training: the loop (``trainer.py``) and the pure pieces beside it (optimizers, schedules, losses)."""
