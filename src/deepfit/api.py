@@ -35,10 +35,12 @@ def train(
     run_dir: str | Path | None = None,
     overrides: list[str] | dict[str, Any] | None = None,
     quiet: bool = True,
+    callbacks: list[Any] | None = None,
     **kwargs: Any,
 ) -> TrainResult:
     """Train and evaluate from a config; returns the run directory and the metrics.
 
+    ``callbacks`` are extra objects with any of the training events (``deepfit.training.callbacks``).
     Keyword overrides use ``__`` for dots (``train__lr=3e-4``) or a section dict (``train={"lr": 3e-4}``).
     ``data`` is a DataFrame used instead of ``data.source``.
     """
@@ -71,13 +73,14 @@ def train(
     pre_state = prepared.preprocessor.state
     scale = (pre_state.get("target_mean", 0.0), pre_state.get("target_std", 1.0))
     monitor = cfg.train.early_stopping.monitor
-    callbacks: list[Any] = [
+    run_callbacks: list[Any] = [
         MetricsLog(run),
         Checkpointer(run, cfg.output.checkpoint_every, {"config": cfg.to_dict()}),
+        *(callbacks or []),
     ]
     if not quiet:
-        callbacks.append(ProgressBar(f"val_{monitor}", console=console))
-    trainer = Trainer(cfg.train, callbacks=callbacks, metrics_fn=epoch_metrics_fn(spec.task, monitor, scale))
+        run_callbacks.append(ProgressBar(f"val_{monitor}", console=console))
+    trainer = Trainer(cfg.train, callbacks=run_callbacks, metrics_fn=epoch_metrics_fn(spec.task, monitor, scale))
     tensors = prepared.tensors
     fit = trainer.fit(model, tensors["train"], tensors.get("validation"), task=spec.task)
     if fit.stop_reason:

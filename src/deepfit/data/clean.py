@@ -68,7 +68,8 @@ def _resolve_conflicts(frame: pd.DataFrame, schema: Schema, policy: str) -> tupl
     info: dict[str, Any] = {"groups": 0, "rows": 0, "policy": policy, "rows_removed": 0}
     if schema.task != "classification":
         return frame, info
-    keys = frame[schema.features].astype(str).agg("\x1f".join, axis=1) if len(frame) else frame.index
+    # One hash per row of features (NaN-safe), so groups of identical features are found in one pass.
+    keys = pd.util.hash_pandas_object(frame[schema.features], index=False)
     labels_per_key = frame.groupby(keys)[schema.target].transform("nunique")
     conflicted = labels_per_key > 1
     info["groups"] = int(keys[conflicted].nunique())
@@ -106,7 +107,7 @@ def _check_usable(frame: pd.DataFrame, schema: Schema) -> None:
         classes = frame[schema.target].unique()
         if len(classes) < 2:
             raise DataError(
-                f"the target '{schema.target}' has a single class ({classes[0]!r}); classification needs two or more",
+                f"the target '{schema.target}' has a single class ('{classes[0]}'); classification needs two or more",
                 hint="check the target column, or set data.task: regression",
             )
     elif not pd.api.types.is_numeric_dtype(frame[schema.target]):

@@ -187,7 +187,7 @@ class TabularPreprocessor:
     def _codes(values: pd.Series, info: dict[str, Any]) -> np.ndarray:
         # A column with no value at all in train has no fill: every row is then unknown (-1).
         keys = _keys(values.fillna(info["fill"] if info["fill"] is not None else ""))
-        return pd.Categorical(keys, categories=info["categories"]).codes.astype(np.int64)
+        return pd.Index(info["categories"]).get_indexer(keys).astype(np.int64)
 
 
 def _floats(series: pd.Series) -> list[float]:

@@ -66,7 +66,7 @@ def infer_schema(frame: pd.DataFrame, config: DataConfig, target: str) -> Schema
             continue
         kind = config.column_types.get(column) or infer_kind(frame[column])
         if column not in config.column_types and config.features is None and is_identifier(frame[column], column):
-            schema.dropped[column] = "identifier-like (a distinct value on every row)"
+            schema.dropped[column] = "identifier-like (a distinct value on nearly every row)"
             continue
         schema.kinds[column] = kind
     return schema
@@ -97,15 +97,22 @@ def infer_kind(column: pd.Series) -> str:
 
 
 def is_identifier(column: pd.Series, name: str) -> bool:
+    """A key rather than a feature: (nearly) a distinct value per row. Duplicated rows repeat their id,
+    so text counts from 95 % distinct; whole numbers need an id-like name or consecutive values too."""
     values = column.dropna()
-    if len(values) < 20 or values.nunique() != len(values):
+    if len(values) < 20 or values.dtype == bool:
         return False
-    if pd.api.types.is_float_dtype(values):
+    if not pd.api.types.is_numeric_dtype(values):
+        parsed = pd.to_numeric(values, errors="coerce")
+        if parsed.notna().mean() < 0.9:  # text
+            return values.nunique() / len(values) >= 0.95
+        values = parsed.dropna()  # numbers stored as text, judged as numbers
+    numbers = values.to_numpy(dtype=float)
+    if not np.all(np.mod(numbers, 1) == 0):
         return False  # continuous measurements are distinct too
-    if pd.api.types.is_integer_dtype(values):
-        steps = np.diff(np.sort(values.to_numpy()))
-        return bool(_ID_NAME.search(str(name))) or bool(np.all(steps == 1))
-    return True  # a distinct string on every row
+    distinct = len(np.unique(numbers)) / len(numbers)
+    consecutive = bool(np.all(np.diff(np.unique(numbers)) == 1))
+    return distinct >= 0.95 and (bool(_ID_NAME.search(str(name))) or consecutive)
 
 
 def coerce_numeric(frame: pd.DataFrame, schema: Schema, line_offset: int | None) -> pd.DataFrame:

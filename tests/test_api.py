@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import deepfit
+from deepfit.errors import DataError
+from deepfit.runs import read_jsonl
+from tests.conftest import FAST
+
+
+def test_messy_csv_trains_with_no_hand_preparation(tmp_path: Path, messy_csv: Path, messy_frame: pd.DataFrame) -> None:
+    config = {"data": {"source": str(messy_csv), "target": "label"}, "train": {"epochs": 40}}
+    result = deepfit.train(config, run_dir=tmp_path / "run")
+    run = result.run_dir
+    for name in (
+        "config.yaml",
+        "data_report.json",
+        "metrics.jsonl",
+        "eval.json",
+        "model/meta.json",
+        "checkpoints/last.pt",
+    ):
+        assert (run / name).is_file(), name
+    report = json.loads((run / "data_report.json").read_text())
+    assert report["duplicate_rows"] == 2 and "customer_id" in report["dropped_columns"]
+    evaluation = json.loads((run / "eval.json").read_text())
+    assert set(evaluation) == {"validation", "test"}
+    assert evaluation["test"]["accuracy"] > 0.8  # the label is a simple function of the features
+    assert len(read_jsonl(run / "metrics.jsonl")) == len(result.history)
+
+    raw = messy_frame.drop(columns=["label"]).head(12)
+    predictions = deepfit.load(run).predict(raw)
+    assert list(predictions.columns) == ["prediction", "proba_no", "proba_yes"]
+    assert set(predictions["prediction"]) <= {"yes", "no"}
+    assert predictions[["proba_no", "proba_yes"]].sum(axis=1).to_numpy() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_same_config_and_seed_give_the_same_metrics(tmp_path: Path) -> None:
+    runs = [deepfit.train("examples/iris.yaml", run_dir=tmp_path / str(i), overrides=FAST) for i in range(2)]
+    assert runs[0].metrics == runs[1].metrics
+    assert runs[0].history == runs[1].history
+
+
+def test_keyword_overrides_and_dataframe_source(tmp_path: Path) -> None:
+    from deepfit.data.builtin import load_builtin
+
+    frame = load_builtin("iris")
+    result = deepfit.train(data=frame, run_dir=tmp_path / "r", train__epochs=2, model={"hidden": [8]})
+    assert len(result.history) == 2
+    assert "hidden:\n  - 8" in (tmp_path / "r" / "config.yaml").read_text()
+
+
+def test_evaluate_on_new_data_equals_stored_test_metrics(tmp_path: Path) -> None:
+    from deepfit.data.builtin import load_builtin
+
+    result = deepfit.train("examples/iris.yaml", run_dir=tmp_path / "r", overrides=FAST)
+    predictor = deepfit.load(result.run_dir)
+    frame = load_builtin("iris")
+    metrics = deepfit.evaluate(result.run_dir, frame)["data"]
+    predictions = predictor.predict(frame)
+    assert metrics["accuracy"] == pytest.approx((predictions["prediction"] == frame["target"]).mean())
+    assert deepfit.evaluate(result.run_dir) == json.loads((result.run_dir / "eval.json").read_text())
+
+
+def test_regression_predictions_are_in_original_units(tmp_path: Path) -> None:
+    from deepfit.data.builtin import load_builtin
+
+    result = deepfit.train("examples/diabetes.yaml", run_dir=tmp_path / "r", overrides={"train.epochs": 30})
+    frame = load_builtin("diabetes")
+    predictions = deepfit.load(result.run_dir).predict(frame.drop(columns=["target"]))
+    assert 50 < predictions["prediction"].mean() < 250  # the target's scale, not standardised units
+
+
+def test_missing_feature_at_prediction_is_named(tmp_path: Path) -> None:
+    from deepfit.data.builtin import load_builtin
+
+    result = deepfit.train("examples/iris.yaml", run_dir=tmp_path / "r", overrides=FAST)
+    frame = load_builtin("iris").drop(columns=["target", "petal width (cm)"])
+    with pytest.raises(DataError, match=r"feature column 'petal width \(cm\)' is missing from the input"):
+        deepfit.load(result.run_dir).predict(frame)
+
+
+def test_inspect_reports_without_training(messy_csv: Path) -> None:
+    report = deepfit.inspect(messy_csv, target="label")
+    assert report["conflicts"]["groups"] == 1 and report["rows_out"] == 238
+
+
+def test_separate_test_file(tmp_path: Path) -> None:
+    from deepfit.data.builtin import load_builtin
+
+    frame = load_builtin("wine")
+    frame.iloc[:140].to_csv(tmp_path / "train.csv", index=False)
+    frame.iloc[140:].to_csv(tmp_path / "test.csv", index=False)
+    config = {"data": {"source": "train.csv", "test_source": "test.csv"}}
+    (tmp_path / "c.yaml").write_text(json.dumps(config))
+    result = deepfit.train(tmp_path / "c.yaml", run_dir=tmp_path / "r", overrides=FAST)
+    assert result.metrics["test"]["n_samples"] == len(frame) - 140
