@@ -27,6 +27,7 @@ __all__ = [
     "load_config",
     "predict",
     "train",
+    "tune",
 ]
 
 _LAZY = {
@@ -37,6 +38,7 @@ _LAZY = {
     "load": "deepfit.api",
     "load_config": "deepfit.config",
     "Trainer": "deepfit.training.trainer",
+    "tune": "deepfit.tuning",
 }
 
 

@@ -36,34 +36,48 @@ def train(
     overrides: list[str] | dict[str, Any] | None = None,
     quiet: bool = True,
     callbacks: list[Any] | None = None,
+    resume: str | Path | None = None,
     **kwargs: Any,
 ) -> TrainResult:
     """Train and evaluate from a config; returns the run directory and the metrics.
 
     ``callbacks`` are extra objects with any of the training events (``deepfit.training.callbacks``).
     Keyword overrides use ``__`` for dots (``train__lr=3e-4``) or a section dict (``train={"lr": 3e-4}``).
-    ``data`` is a DataFrame used instead of ``data.source``.
+    ``data`` is a DataFrame used instead of ``data.source``. ``resume`` is a run directory to continue
+    from its last checkpoint, with its own config (or ``config``, if it is compatible).
     """
     from deepfit.data.clean import summarize
     from deepfit.data.pipeline import prepare
     from deepfit.evaluation.evaluate import epoch_metrics_fn, evaluate_data
+    from deepfit.models.select import resolve_model
     from deepfit.predictor import build_model, save_model
     from deepfit.training.callbacks import Checkpointer, MetricsLog, ProgressBar
+    from deepfit.training.diagnostics import Diagnostics
+    from deepfit.training.loggers import build_loggers, require_loggers
     from deepfit.training.trainer import Trainer, seed_everything
 
     started = time.perf_counter()
-    cfg = load_config(config, _merge_overrides(overrides, kwargs))
+    checkpoint = None
+    if resume is not None:
+        cfg, checkpoint = _resume_config(resume, config, _merge_overrides(overrides, kwargs))
+        run_dir = resume
+    else:
+        cfg = load_config(config, _merge_overrides(overrides, kwargs)).with_absolute_paths()
     console = make_console(quiet)
+    require_loggers(cfg.output.loggers)
     prepared = prepare(cfg, data)
     spec = prepared.spec
     print_lines(console, "Data", [*summarize(prepared.report), _splits_line(prepared.report)])
 
+    cfg.model, choice = resolve_model(cfg.model, spec)  # model.name auto → a concrete, saved architecture
     seed_everything(cfg.train.seed)  # the same config and seed give the same initial weights
     model = build_model(cfg.model, spec)
     n_params = sum(p.numel() for p in model.parameters())
     console.print(
         f"[bold]Model[/bold] {cfg.model.name} ({n_params:,} parameters) for {spec.task}, {spec.n_outputs} outputs"
     )
+    if choice:
+        console.print(f"  • chosen automatically: {choice}")
 
     name = cfg.output.name or (Path(config).stem if isinstance(config, str | Path) else "run")
     run = new_run_dir(cfg.output.dir, name, run_dir)
@@ -73,35 +87,109 @@ def train(
     pre_state = prepared.preprocessor.state
     scale = (pre_state.get("target_mean", 0.0), pre_state.get("target_std", 1.0))
     monitor = cfg.train.early_stopping.monitor
+    n_classes = len(spec.class_names) if spec.task == "classification" else None
+    diagnostics = (
+        [Diagnostics(run, config=cfg.train.diagnostics, console=console, n_classes=n_classes)]
+        if cfg.train.diagnostics.enabled
+        else []
+    )
     run_callbacks: list[Any] = [
         MetricsLog(run),
+        *diagnostics,  # before the checkpointer, so that its findings are saved with the epoch
         Checkpointer(run, cfg.output.checkpoint_every, {"config": cfg.to_dict()}),
+        *build_loggers(cfg.output.loggers, run, cfg.to_dict()),
         *(callbacks or []),
     ]
     if not quiet:
         run_callbacks.append(ProgressBar(f"val_{monitor}", console=console))
     trainer = Trainer(cfg.train, callbacks=run_callbacks, metrics_fn=epoch_metrics_fn(spec.task, monitor, scale))
     tensors = prepared.tensors
-    fit = trainer.fit(model, tensors["train"], tensors.get("validation"), task=spec.task)
+    fit = trainer.fit(model, tensors["train"], tensors.get("validation"), task=spec.task, resume=checkpoint)
+    if cfg.train.lr == "auto":
+        console.print(f"learning rate (auto, from the range test): {fit.lr:.3g}")
     if fit.stop_reason:
         console.print(fit.stop_reason)
 
     # The test split is touched once, here, with the restored best weights.
     report_args = {"task": spec.task, "class_names": spec.class_names, "target_scale": scale}
     metrics = {
-        split: evaluate_data(model, tensors[split], cfg.eval.batch_size, **report_args)
+        split: evaluate_data(model, tensors[split], cfg.eval.batch_size, spec, prepared.preprocessor)
         for split in ("validation", "test")
         if split in tensors
     }
-    save_model(run, model, spec, prepared.preprocessor, cfg.model)
+    save_model(run, model, spec, prepared.preprocessor, cfg.model, choice=choice)
     write_json(run / EVAL, metrics)
+    if "test" in tensors:  # the test rows are not stored; the report plots these predictions instead
+        from deepfit.evaluation.predictions import write_test_predictions
+
+        write_test_predictions(run, model, tensors["test"], cfg.eval.batch_size, **report_args)
 
     console.print(results_table(metrics, spec.task, cfg.eval.metrics))
     if spec.task == "classification" and "test" in metrics and len(spec.class_names) <= 20:
         console.print(per_class_table(metrics["test"]))
+    for diagnosis in diagnostics:
+        print_lines(console, "Diagnostics", diagnosis.summary_lines())
+    _write_report(run, console)
     seconds = time.perf_counter() - started
     console.print(f"Run saved to [bold]{run}[/bold] ({seconds:.1f} s, best epoch {fit.best_epoch} of {fit.epochs})")
     return TrainResult(run, metrics, fit.history, fit.best_epoch, fit.stop_reason, seconds)
+
+
+def lr_find(
+    config: str | Path | dict[str, Any] | Config | None = None,
+    *,
+    data: pd.DataFrame | None = None,
+    overrides: list[str] | dict[str, Any] | None = None,
+    plot_path: str | Path | None = "lr_find.png",
+) -> Any:
+    """The learning-rate range test on the config's model and training split; writes a plot."""
+    from deepfit.data.pipeline import prepare
+    from deepfit.models.select import resolve_model
+    from deepfit.predictor import build_model
+    from deepfit.training.losses import build_loss
+    from deepfit.training.lr_finder import find_lr, plot
+    from deepfit.training.trainer import resolve_device, seed_everything
+
+    cfg = load_config(config, overrides)
+    prepared = prepare(cfg, data)
+    spec, train_data = prepared.spec, prepared.tensors["train"]
+    cfg.model, _ = resolve_model(cfg.model, spec)
+    seed_everything(cfg.train.seed)
+    model = build_model(cfg.model, spec)
+    device = resolve_device(cfg.train.device)
+    counts = train_data.target.bincount() if spec.task == "classification" else None
+    loss = build_loss(cfg.train, spec.task, counts)
+    result = find_lr(model.to(device), train_data, cfg.train, loss=loss.to(device), device=device)
+    if plot_path is not None:
+        plot(result, str(plot_path))
+    return result
+
+
+def _resume_config(
+    run_dir: str | Path, config: Any, overrides: list[str] | dict[str, Any] | None
+) -> tuple[Config, dict[str, Any]]:
+    """The config to resume with, and the checkpoint; a config whose data or model differ is refused."""
+    from deepfit.errors import RunError
+    from deepfit.runs import CHECKPOINTS
+    from deepfit.training.checkpoint import load_checkpoint
+
+    checkpoint = load_checkpoint(Path(run_dir) / CHECKPOINTS / "last.pt")
+    saved = load_config(checkpoint["config"])
+    cfg = load_config(config if config is not None else saved, overrides).with_absolute_paths()
+    if config is not None and cfg.model.name == "auto":
+        cfg.model = saved.model  # auto was resolved when the run started
+    changed = [
+        key
+        for section in ("data", "model")
+        for key, value in _flatten(getattr(cfg, section).model_dump(mode="json"), f"{section}.").items()
+        if _flatten(getattr(saved, section).model_dump(mode="json"), f"{section}.").get(key) != value
+    ]
+    if changed:
+        raise RunError(
+            f"{run_dir}: its checkpoint was trained with a different config ({', '.join(changed[:8])} differ)",
+            hint="resume with the run's own config (deepfit train --resume RUN_DIR, no CONFIG), or start a new run",
+        )
+    return cfg, checkpoint
 
 
 def load(run_dir: str | Path) -> Any:
@@ -112,11 +200,8 @@ def load(run_dir: str | Path) -> Any:
 
 
 def predict(run_dir: str | Path, data: str | Path | pd.DataFrame) -> pd.DataFrame:
-    """Predictions for raw rows (a DataFrame or a file), with the run's saved preprocessing."""
-    from deepfit.data.sources import read_source
-
-    frame = read_source(data)
-    return load(run_dir).predict(frame, source=_source_name(data))
+    """Predictions for raw input (a DataFrame, or a file or folder), with the run's saved preprocessing."""
+    return load(run_dir).predict(data)
 
 
 def evaluate(run_dir: str | Path, data: str | Path | pd.DataFrame | None = None) -> dict[str, Any]:
@@ -124,9 +209,7 @@ def evaluate(run_dir: str | Path, data: str | Path | pd.DataFrame | None = None)
     if data is None:
         load(run_dir)  # checks the run is complete
         return read_json(Path(run_dir) / EVAL)
-    from deepfit.data.sources import read_source
-
-    return {"data": load(run_dir).evaluate(read_source(data), source=_source_name(data))}
+    return {"data": load(run_dir).evaluate(data)}
 
 
 def inspect(
@@ -144,8 +227,16 @@ def inspect(
     return inspect_frame(cfg, frame)[2]
 
 
-def _source_name(data: Any) -> str:
-    return str(data) if isinstance(data, str | Path) else "the input frame"
+def _write_report(run: Path, console: Any) -> None:
+    """report.html for the run; a failure here must not cost the trained run, so it only warns."""
+    from deepfit.evaluation.report import build_report
+
+    try:
+        console.print(f"Report: {build_report(run)}")
+    except Exception as exc:  # the run is saved; the report can be rebuilt with `deepfit report`
+        import warnings
+
+        warnings.warn(f"report.html was not written ({exc}); rebuild it with `deepfit report {run}`", stacklevel=3)
 
 
 def _splits_line(report: dict[str, Any]) -> str:

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from deepfit.errors import DeepfitError
+from deepfit.errors import ConfigError, DeepfitError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,7 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("train", help="train and evaluate from a YAML config")
-    p.add_argument("config", help="YAML config, e.g. examples/digits.yaml")
+    p.add_argument("config", nargs="?", help="YAML config, e.g. examples/digits.yaml (optional with --resume)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
     p.add_argument(
         "--set",
         dest="overrides",
@@ -32,6 +33,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", help="write the run exactly here (default: <output.dir>/<name>-<timestamp>)")
     p.add_argument("--quiet", "-q", action="store_true", help="print only the run directory")
     p.set_defaults(func=_train)
+
+    p = sub.add_parser("tune", help="search hyperparameters (tune: section) on Optuna; rerun to continue")
+    p.add_argument("config", help="YAML config with a tune.space, e.g. examples/tune_iris.yaml")
+    p.add_argument("--trials", type=int, help="trials in the study in all (tune.trials)")
+    p.add_argument("--timeout", help="start no trial after this long: 600, 90s, 10m, 2h (tune.timeout)")
+    p.add_argument("--workers", type=int, default=1, help="processes on this machine sharing the study")
+    p.add_argument("--storage", help="Optuna storage URL shared by machines, e.g. postgresql://user@host/db")
+    p.add_argument("--dir", help="tuning folder (default: <output.dir>/tune-<config name>)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only the best config's path")
+    p.set_defaults(func=_tune)
+
+    p = sub.add_parser("lr-find", help="learning-rate range test: a plot and a suggested rate")
+    p.add_argument("config", help="YAML config")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("-o", "--output", default="lr_find.png", help="where to write the plot (PNG)")
+    p.set_defaults(func=_lr_find)
 
     p = sub.add_parser("evaluate", help="metrics of a trained run (stored, or on new labelled data)")
     p.add_argument("run_dir")
@@ -51,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="a config whose data section applies (cleaning policies, column types)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_inspect)
+
+    p = sub.add_parser("report", help="(re)build a run's report.html")
+    p.add_argument("run_dir", help="a run directory made by `deepfit train`")
+    p.set_defaults(func=_report)
+
+    p = sub.add_parser("runs", help="list the runs in a folder, or compare two")
+    p.add_argument("folder", nargs="?", default="runs", help="folder holding run directories (default: runs)")
+    p.add_argument("--compare", nargs=2, metavar=("A", "B"), help="two run directories: config differences, metrics")
+    p.set_defaults(func=_runs)
 
     p = sub.add_parser("config", help="config utilities")
     config_sub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
@@ -80,9 +107,38 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _train(args: argparse.Namespace) -> int:
     from deepfit.api import train
 
-    result = train(args.config, overrides=args.overrides, run_dir=args.run_dir, quiet=args.quiet)
+    if args.config is None and args.resume is None:
+        raise ConfigError("deepfit train needs a CONFIG, or --resume RUN_DIR", hint="deepfit train examples/digits.yaml")
+    result = train(args.config, overrides=args.overrides, run_dir=args.run_dir, quiet=args.quiet, resume=args.resume)
     if args.quiet:
         print(result.run_dir)
+    return 0
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from deepfit.tuning import tune
+
+    result = tune(
+        args.config,
+        trials=args.trials,
+        timeout=args.timeout,
+        workers=args.workers,
+        storage=args.storage,
+        tune_dir=args.dir,
+        overrides=args.overrides,
+        quiet=args.quiet,
+    )
+    if args.quiet:
+        print(result.best_config)
+    return 0
+
+
+def _lr_find(args: argparse.Namespace) -> int:
+    from deepfit.api import lr_find
+
+    result = lr_find(args.config, overrides=args.overrides, plot_path=args.output)
+    print(f"suggested learning rate: {result.suggestion:.3g}  ({result.reason})")
+    print(f"plot: {args.output}   use it with: --set train.lr={result.suggestion:.3g}")
     return 0
 
 
@@ -131,6 +187,34 @@ def _inspect(args: argparse.Namespace) -> int:
     classes = report["target_summary"].get("classes")
     if classes:
         console.print("  • classes: " + ", ".join(f"{k} ({v})" for k, v in list(classes.items())[:20]))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from deepfit.evaluation.report import build_report
+
+    print(build_report(args.run_dir))
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from deepfit.console import make_console
+    from deepfit.runs_table import compare_tables, find_runs, resolve_run, runs_tables, summarize_run
+
+    console = make_console(stderr=False)
+    if not console.is_terminal:  # piped or captured: rich would cut the table to 80 columns
+        console.width = max(console.width, 160)
+    if args.compare:
+        runs = [summarize_run(resolve_run(name, args.folder)) for name in args.compare]
+        for table in compare_tables(*runs):
+            console.print(table)
+        return 0
+    runs = find_runs(args.folder)
+    if not runs:
+        print(f"no runs in {args.folder}", file=sys.stderr)
+        return 0
+    for table in runs_tables(runs, where=args.folder):
+        console.print(table)
     return 0
 
 

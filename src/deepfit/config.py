@@ -1,4 +1,4 @@
-"""The typed config: five sections (data, model, train, eval, output), validated at the edge.
+"""The typed config: six sections (data, model, train, eval, output, tune), validated at the edge.
 
 Every field has a best-practice default and a description. Unknown keys are errors with a
 "did you mean"; every error is reported at once with the file, the YAML line and the dotted key.
@@ -83,7 +83,67 @@ class PreprocessConfig(Section):
     target_scaling: bool = Field(True, description="Standardise a regression target (predictions are unscaled).")
 
 
+class ImageConfig(Section):
+    path_column: str = Field("path", description="Images from a CSV: the column of image paths (relative to the CSV).")
+    size: tuple[int, int] | None = Field(
+        None, description="Resize every image to [height, width]; default: the most common size, at most 64 a side."
+    )
+    mode: Literal["auto", "grayscale", "rgb"] = Field(
+        "auto", description="Channels: grayscale (1) or rgb (3); auto: rgb when any image is in colour."
+    )
+    on_error: Literal["skip", "error"] = Field(
+        "skip", description="A corrupt or unreadable image: skip it (named in the data report) or stop the run."
+    )
+    cache: bool = Field(True, description="Keep decoded images in a .npz cache so that reruns skip decoding.")
+    cache_dir: str | None = Field(
+        None, description="Folder of the decoded-image cache; default $XDG_CACHE_HOME/deepfit/images (~/.cache/...)."
+    )
+
+    @field_validator("size")
+    @classmethod
+    def _positive_size(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and min(value) < 1:
+            raise ValueError(f"image size must be [height, width] in pixels, both positive; got {list(value)}")
+        return value
+
+
+class AugmentConfig(Section):
+    """Image augmentation of training batches, on the training device; all off unless set (docs/images.md)."""
+
+    flip: bool = Field(False, description="Images: flip half the training images left-right (not for digits, text).")
+    crop: int = Field(0, ge=0, description="Images: pad by this many pixels, then crop back at a random place.")
+    rotate: float = Field(0.0, ge=0, le=180, description="Images: random rotation of up to ± this many degrees.")
+    translate: float = Field(0.0, ge=0, lt=1, description="Images: random shift of up to ± this fraction of the size.")
+    scale: float = Field(0.0, ge=0, lt=1, description="Images: random zoom of up to ± this fraction.")
+    brightness: float = Field(0.0, ge=0, lt=1, description="Images: multiply brightness by 1 ± up to this much.")
+    contrast: float = Field(0.0, ge=0, lt=1, description="Images: scale contrast by 1 ± up to this much.")
+    noise: float = Field(0.0, ge=0, description="Images: Gaussian noise of this std (1.0 = the full pixel range).")
+    cutout: int = Field(0, ge=0, description="Images: blank one random square of this side in pixels.")
+    mixup: float = Field(
+        0.0, ge=0, description="Mix pairs of training images and their labels, Beta(alpha, alpha); 0.2 is typical."
+    )
+
+
 ColumnKind = Literal["numeric", "categorical", "boolean"]
+
+
+class TextConfig(Section):
+    text_column: str | None = Field(
+        None, description="Column holding the text (data.kind text); unset: the longest free-text column."
+    )
+    tokenizer: Literal["bpe", "wordpiece", "word"] = Field(
+        "bpe", description="Tokenizer fitted on the training texts: bpe, wordpiece (subwords) or word (whole words)."
+    )
+    vocab_size: int = Field(8000, ge=8, description="Largest vocabulary, special tokens [PAD] [UNK] [CLS] included.")
+    min_frequency: int = Field(2, ge=1, description="Tokens (words, merges) seen fewer times in train are not learned.")
+    lowercase: bool = Field(True, description="Lowercase texts before tokenizing.")
+    strip_accents: bool = Field(True, description="Remove accents before tokenizing (café → cafe).")
+    max_length: int = Field(
+        128, ge=2, description="Tokens per text, [CLS] included; longer texts are cut at the end, shorter ones padded."
+    )
+    token_dropout: float = Field(
+        0.0, ge=0, lt=1, description="Training only: replace this fraction of tokens by [UNK] in each batch."
+    )
 
 
 class DataConfig(Section):
@@ -97,16 +157,28 @@ class DataConfig(Section):
     task: Literal["auto", "classification", "regression"] = Field(
         "auto", description="Inferred from the target when auto."
     )
+    kind: Literal["auto", "tabular", "image", "sequence", "timeseries", "text"] = Field(
+        "auto", description="What the data is; auto: from the source (an image folder, a 3-D .npz, ...) and sections set."
+    )
     validation_source: str | None = Field(None, description="A separate validation file (skips the split).")
     test_source: str | None = Field(None, description="A separate test file (skips the split).")
     split: SplitConfig = Field(default_factory=SplitConfig)
     clean: CleanConfig = Field(default_factory=CleanConfig)
     preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
+    text: TextConfig = Field(default_factory=TextConfig)
+    image: ImageConfig = Field(default_factory=ImageConfig)
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
 
 
 # ---------------------------------------------------------------- model
 class ModelConfig(Section):
-    name: str = Field("mlp", description="Architecture from the registry (deepfit.models.registry).")
+    name: str = Field(
+        "auto", description="Architecture from the registry (deepfit.models.registry); auto: chosen from the data."
+    )
+    builder: str | None = Field(
+        None, description="model.name custom: 'package.module:function' returning an nn.Module from (spec[, config])."
+    )
+    max_params: int | None = Field(None, ge=1, description="model.name auto: a budget of trainable parameters.")
     hidden: list[int] = Field(default_factory=lambda: [256, 128], description="Hidden layer sizes.")
     activation: Literal["relu", "leaky_relu", "gelu", "tanh", "sigmoid"] = Field("relu", description="Activation.")
     dropout: float = Field(0.1, ge=0, lt=1, description="Dropout after each hidden layer.")
@@ -115,8 +187,38 @@ class ModelConfig(Section):
         "kaiming", description="Weight initialisation (default: PyTorch's)."
     )
     embedding_dim: int | None = Field(
-        None, ge=1, description="Width of categorical embeddings; default min(32, (categories + 1) // 2)."
+        None,
+        ge=1,
+        description="Width of categorical embeddings, default min(32, (categories + 1) // 2); text_rnn: tokens, 128.",
     )
+    rnn_type: Literal["lstm", "gru"] = Field("lstm", description="text_rnn: the recurrent cell.")
+    rnn_hidden: int = Field(128, ge=1, description="text_rnn: hidden units per direction.")
+    rnn_layers: int = Field(1, ge=1, description="text_rnn: stacked recurrent layers.")
+    bidirectional: bool = Field(True, description="text_rnn: read the text in both directions.")
+    pooling: Literal["auto", "last", "mean", "max", "cls"] = Field(
+        "auto",
+        description="Text to one vector: last, mean or max over tokens (text_rnn; auto: max); "
+        "cls or mean (transformer; auto: cls).",
+    )
+    d_model: int = Field(128, ge=1, description="transformer: width of tokens and layers (a multiple of heads).")
+    heads: int = Field(4, ge=1, description="transformer: attention heads.")
+    layers: int = Field(2, ge=1, description="transformer: encoder layers.")
+    ff_dim: int | None = Field(None, ge=1, description="transformer: feed-forward width; default 2 x d_model.")
+    positional: Literal["sinusoidal", "learned"] = Field(
+        "sinusoidal", description="transformer: position encoding, fixed sinusoids or learned vectors."
+    )
+    channels: list[int] = Field(
+        default_factory=lambda: [32, 64, 128],
+        description="cnn, resnet: convolution widths, one stage each (halving the resolution between stages).",
+    )
+    blocks: int = Field(2, ge=1, description="cnn: conv-BN-activation layers per stage; resnet: basic blocks per stage.")
+
+    @field_validator("channels")
+    @classmethod
+    def _positive_channels(cls, value: list[int]) -> list[int]:
+        if not value or any(c < 1 for c in value):
+            raise ValueError(f"channels must be a non-empty list of positive integers; got {value}")
+        return value
 
     @field_validator("hidden")
     @classmethod
@@ -173,10 +275,53 @@ class EarlyStoppingConfig(Section):
         return metric_info(value.removeprefix("val_")).name
 
 
+class DiagnosticsConfig(Section):
+    enabled: bool = Field(True, description="Watch training for silent failures and explain them (diagnostics.json).")
+    every_n_steps: int = Field(
+        50, ge=1, description="Sample gradient norms every this many optimizer steps (and at the first step)."
+    )
+    track_updates: bool = Field(
+        True, description="Also measure each layer's update/weight ratio (copies the weights for one step per sample)."
+    )
+    vanishing_ratio: float = Field(
+        1e3, gt=1, description="Vanishing: a layer's gradient norm this many times below the output layer's."
+    )
+    spike_factor: float = Field(
+        10.0, gt=1, description="Exploding: the gradient norm this many times the running median of earlier samples."
+    )
+    divergence_factor: float = Field(
+        3.0, gt=1, description="Divergence: training loss this many times its first-epoch value."
+    )
+    rising_epochs: int = Field(
+        3, ge=2, description="Divergence: training loss rose this many epochs in a row and doubled from its lowest."
+    )
+    patience: int = Field(
+        5, ge=2, description="Epochs a trend must last before overfitting or underfitting is reported."
+    )
+    overfit_rise: float = Field(
+        0.1, gt=0, description="Overfitting: validation loss (mean over `patience` epochs) up this much from its best."
+    )
+    underfit_ratio: float = Field(
+        0.9, gt=0, le=1, description="Underfitting: training loss still at least this fraction of its first value."
+    )
+    dead_fraction: float = Field(
+        0.5, gt=0, le=1, description="Dead ReLUs: report a layer with more than this fraction of units always zero."
+    )
+
+
 class TrainConfig(Section):
     epochs: int = Field(100, ge=1, description="Maximum number of epochs.")
-    batch_size: int = Field(64, ge=1, description="Samples per optimizer step.")
-    lr: float = Field(1e-3, gt=0, description="Learning rate.")
+    batch_size: int = Field(64, ge=1, description="Samples per forward/backward pass (a micro-batch).")
+    accumulate: int = Field(
+        1, ge=1, description="Micro-batches per optimizer step (gradient accumulation); effective batch = product."
+    )
+    lr: float | Literal["auto"] = Field(
+        1e-3, description="Learning rate, or auto: run the learning-rate range test first (deepfit lr-find)."
+    )
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32", description="bf16: autocast on CPU and GPU; fp16: autocast with gradient scaling (GPU only)."
+    )
+    compile: bool = Field(False, description="Compile the model with torch.compile (checkpoints stay unwrapped).")
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     weight_decay: float = Field(1e-4, ge=0, description="L2 penalty (decoupled for adamw).")
     l1: float = Field(0.0, ge=0, description="L1 penalty on weights, added to the loss.")
@@ -192,8 +337,16 @@ class TrainConfig(Section):
     clip_grad_value: float | None = Field(None, gt=0, description="Clip each gradient element to ±this value.")
     seed: int = Field(0, description="Seed for initialisation, shuffling and dropout.")
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="auto: cuda when available.")
+    diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
 
     _identifiers = field_validator("optimizer", "schedule", mode="before")(lambda cls, v: _name_or_dict(v))
+
+    @field_validator("lr")
+    @classmethod
+    def _positive_lr(cls, value: float | str) -> float | str:
+        if value != "auto" and value <= 0:
+            raise ValueError("Input should be greater than 0")
+        return value
 
 
 # ---------------------------------------------------------------- eval / output
@@ -215,6 +368,77 @@ class OutputConfig(Section):
     dir: str = Field("runs", description="Folder for run directories (relative to the working directory).")
     name: str | None = Field(None, description="Run name; default: the config file's name.")
     checkpoint_every: int = Field(1, ge=1, description="Epochs between checkpoints.")
+    loggers: list[Literal["tensorboard", "mlflow"]] = Field(
+        default_factory=list, description="Extra experiment loggers (each needs its extra: deepfit[tensorboard])."
+    )
+
+
+# ---------------------------------------------------------------- tune
+class SamplerConfig(Section):
+    name: Literal["grid", "random", "bayesian", "cmaes"] = Field(
+        "bayesian", description="grid, random, bayesian (TPE) or cmaes (float and int ranges only)."
+    )
+    startup_trials: int | None = Field(
+        None, ge=0, description="Random trials before bayesian / cmaes model the results; default Optuna's."
+    )
+
+
+class PrunerConfig(Section):
+    name: Literal["none", "median", "hyperband"] = Field(
+        "median", description="Stop unpromising trials early: median stopping rule, hyperband, or none."
+    )
+    startup_trials: int = Field(5, ge=0, description="Median: completed trials before any trial is pruned.")
+    warmup_epochs: int = Field(1, ge=0, description="Epochs every trial runs before it can be pruned.")
+
+
+class TuneConfig(Section):
+    space: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Dotted config key -> {float: [lo, hi], log: true} | {int: [lo, hi], step: 16} | {choice: [...]}.",
+    )
+    metric: str = Field(
+        "auto", description="Validation metric to optimise; auto: accuracy (classification), rmse (regression)."
+    )
+    direction: Literal["auto", "maximize", "minimize"] = Field("auto", description="auto: the metric's direction.")
+    sampler: SamplerConfig = Field(default_factory=SamplerConfig)
+    pruner: PrunerConfig = Field(default_factory=PrunerConfig)
+    trials: int | None = Field(
+        None, ge=1, description="Trials in the study in all (a rerun tops it up); default 20, or the grid's size."
+    )
+    timeout: float | None = Field(
+        None, gt=0, description="Start no trial after this long: seconds, or '90s', '10m', '2h'."
+    )
+    seed: int | None = Field(0, description="Seed of the sampler: the same seed gives the same trials (one worker).")
+
+    _identifiers = field_validator("sampler", "pruner", mode="before")(lambda cls, v: _name_or_dict(v))
+
+    @field_validator("space")
+    @classmethod
+    def _valid_space(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        from deepfit.tuning.space import parse_space
+
+        parse_space(value)  # raises ValueError naming each bad key
+        return value
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        from deepfit.evaluation.metrics import metric_info
+
+        return value if value == "auto" else metric_info(value.removeprefix("val_")).name
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> Any:
+        """``"90s"``, ``"10m"``, ``"1.5h"`` -> seconds; numbers pass through."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip().lower()
+        scale = {"s": 1, "m": 60, "h": 3600}.get(text[-1:])
+        try:
+            return float(text[:-1] if scale else text) * (scale or 1)
+        except ValueError:
+            raise ValueError(f"expected seconds or a duration such as '90s', '10m', '2h'; got {value!r}") from None
 
 
 class Config(Section):
@@ -223,6 +447,7 @@ class Config(Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    tune: TuneConfig = Field(default_factory=TuneConfig)
 
     # Folder that relative data paths are resolved against (the config file's folder).
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
@@ -235,6 +460,18 @@ class Config(Section):
         """A data path from the config, relative to the config file's folder."""
         p = Path(path).expanduser()
         return p if p.is_absolute() else (self._base_dir / p)
+
+    def with_absolute_paths(self) -> Config:
+        """A copy whose data paths are absolute: a run's saved config works from any folder."""
+        data = self.data
+        updates = {
+            key: str(self.resolve_path(value))
+            for key in ("source", "validation_source", "test_source")
+            if (value := getattr(data, key)) and not value.startswith("builtin:")
+        }
+        copy = self.model_copy(update={"data": data.model_copy(update=updates)})
+        copy._base_dir = self._base_dir
+        return copy
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

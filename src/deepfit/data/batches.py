@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
+
+
+Batch = tuple[tuple[torch.Tensor, ...], torch.Tensor]
+# augment(inputs, target) -> (inputs, target): batch-wise, on the batch's device, training batches only
+Augment = Callable[[tuple[torch.Tensor, ...], torch.Tensor], Batch]
 
 
 @dataclass
@@ -14,26 +19,35 @@ class TensorData:
 
     inputs: tuple[torch.Tensor, ...]
     target: torch.Tensor
+    augment: Augment | None = None
 
     def __len__(self) -> int:
         return len(self.target)
 
     def to(self, device: torch.device | str) -> TensorData:
-        return TensorData(tuple(t.to(device) for t in self.inputs), self.target.to(device))
+        return TensorData(tuple(t.to(device) for t in self.inputs), self.target.to(device), self.augment)
 
     def batches(
-        self, batch_size: int, *, shuffle: bool = False, generator: torch.Generator | None = None
-    ) -> Iterator[tuple[tuple[torch.Tensor, ...], torch.Tensor]]:
-        """Yield ``(inputs, target)`` slices; shuffled by one permutation per epoch when asked."""
+        self,
+        batch_size: int,
+        *,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+        augment: bool = False,
+        start: int = 0,
+    ) -> Iterator[Batch]:
+        """Yield ``(inputs, target)`` slices; shuffled by one permutation per epoch when asked.
+
+        ``augment=True`` (the training loop) passes each batch through ``self.augment``; evaluation never does.
+        ``start`` skips the first batches of the epoch's order (resuming mid-epoch) without touching them.
+        """
+        transform = self.augment if augment else None
         n = len(self)
-        if not shuffle:
-            for start in range(0, n, batch_size):
-                yield (
-                    tuple(t[start : start + batch_size] for t in self.inputs),
-                    self.target[start : start + batch_size],
-                )
-            return
-        order = torch.randperm(n, generator=generator).to(self.target.device)
-        for start in range(0, n, batch_size):
-            index = order[start : start + batch_size]
-            yield tuple(t[index] for t in self.inputs), self.target[index]
+        order = torch.randperm(n, generator=generator).to(self.target.device) if shuffle else None
+        for first in range(start * batch_size, n, batch_size):
+            if order is None:
+                batch = tuple(t[first : first + batch_size] for t in self.inputs), self.target[first : first + batch_size]
+            else:
+                index = order[first : first + batch_size]
+                batch = tuple(t[index] for t in self.inputs), self.target[index]
+            yield transform(*batch) if transform is not None else batch

@@ -122,7 +122,7 @@ def _check_usable(frame: pd.DataFrame, schema: Schema) -> None:
 
 def summarize(report: dict[str, Any]) -> list[str]:
     """Plain-language lines for the printed data summary."""
-    lines = [f"{report['rows_in']} rows in, {report['rows_out']} used; task: {report['task']}"]
+    lines = [f"{report['rows_in']} rows in, {report['rows_out']} used; task: {report.get('task', '?')}"]
     if report.get("missing_target_rows"):
         lines.append(f"dropped {report['missing_target_rows']} rows with no target")
     if report.get("duplicate_rows"):
@@ -147,6 +147,7 @@ def summarize(report: dict[str, Any]) -> list[str]:
         cells = ", ".join(f"{c} ({n})" for c, n in report["missing_values"].items())
         action = "imputed (fitted on train)" if report["missing_policy"] == "impute" else "rows dropped"
         lines.append(f"missing values in {cells}: {action}")
+    lines.extend(report.get("notes", []))  # findings of other data kinds (corrupt images, gaps in a series)
     ratio = report.get("target_summary", {}).get("imbalance_ratio")
     if ratio and ratio >= 3:
         lines.append(

@@ -1,8 +1,15 @@
-"""The data path of a run, top to bottom: read → schema → clean → split → fit preprocessing → tensors."""
+"""The data path of a run, top to bottom: read → schema → clean → split → fit preprocessing → tensors.
+
+Tables are prepared here; every other kind of data (images, sequences, time series, text) has a module
+of its own with a ``prepare(config, frame) -> PreparedData`` function, found through ``PREPARERS``, and
+a preprocessor class found through ``PREPROCESSORS`` when a saved run is loaded.
+"""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -23,9 +30,59 @@ class PreparedData:
     tensors: dict[str, TensorData]  # train, and validation / test when not empty
     frames: dict[str, pd.DataFrame]  # the raw rows of each split, as read
     spec: DataSpec
-    preprocessor: TabularPreprocessor
-    schema: Schema
+    preprocessor: Any  # TabularPreprocessor or the kind's own: fit on train, JSON state, tensors out
+    schema: Schema | None
     report: dict[str, Any]
+
+
+# kind -> "module:function" preparing that kind of data (imported only when used)
+PREPARERS: dict[str, str] = {
+    "image": "deepfit.data.image_pipeline:prepare_images",
+    "text": "deepfit.data.text:prepare_text",
+}
+# kind -> "module:Class" with from_dict(), transform(), transform_target(): the saved preprocessing
+PREPROCESSORS: dict[str, str] = {
+    "image": "deepfit.data.image_preprocess:ImagePreprocessor",
+    "tabular": "deepfit.data.preprocess:TabularPreprocessor",
+    "text": "deepfit.data.text:TextPreprocessor",
+}
+# "module:function(config) -> bool" telling whether data.kind auto means that kind (checked in order)
+DETECTORS: dict[str, str] = {
+    "image": "deepfit.data.image_pipeline:detect_images",
+    "text": "deepfit.data.text:looks_like_text",
+}
+
+
+def _resolve(path: str) -> Any:
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def resolve_kind(config: Config, frame: pd.DataFrame | None = None) -> str:
+    """``data.kind``, or for auto: an image folder is images; a kind's detector may claim the data; else a table."""
+    kind = config.data.kind
+    if kind != "auto":
+        if kind != "tabular" and kind not in PREPARERS:
+            raise ConfigError(f"data.kind: {kind} data is not supported yet", hint="use data.kind: tabular")
+        return kind
+    source = config.data.source
+    if frame is None and source and not source.startswith("builtin:") and config.resolve_path(source).is_dir():
+        return "image"
+    for name, detector in DETECTORS.items():
+        if _resolve(detector)(config):
+            return name
+    return "tabular"
+
+
+def load_preprocessor(raw: dict[str, Any]) -> Any:
+    """The saved preprocessing of a run, as the class of its data kind."""
+    return _resolve(PREPROCESSORS[raw.get("kind", "tabular")]).from_dict(raw)
+
+
+def read_input(preprocessor: Any, source: str | Path | pd.DataFrame) -> Any:
+    """Raw input for prediction: the kind's own reader (image folder, series file) or a table."""
+    reader = getattr(preprocessor, "read_input", None)
+    return reader(source) if callable(reader) else read_source(source)
 
 
 def load_frame(config: Config, frame: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -52,6 +109,13 @@ def inspect_frame(config: Config, raw: pd.DataFrame) -> tuple[pd.DataFrame, Sche
 
 
 def prepare(config: Config, frame: pd.DataFrame | None = None) -> PreparedData:
+    kind = resolve_kind(config, frame)
+    if kind != "tabular":
+        return _resolve(PREPARERS[kind])(config, frame)
+    return prepare_tabular(config, frame)
+
+
+def prepare_tabular(config: Config, frame: pd.DataFrame | None = None) -> PreparedData:
     data = config.data
     raw = load_frame(config, frame)
     cleaned, schema, report = inspect_frame(config, raw)
@@ -93,5 +157,6 @@ def prepare(config: Config, frame: pd.DataFrame | None = None) -> PreparedData:
         n_outputs=len(classes) if schema.task == "classification" else 1,
         cardinalities=preprocessor.cardinalities,
         class_names=classes,
+        n_train=len(tensors["train"]),
     )
     return PreparedData(tensors, frames, spec, preprocessor, schema, report)

@@ -162,6 +162,7 @@ class TabularPreprocessor:
     # ------------------------------------------------------------ save / load
     def to_dict(self) -> dict[str, Any]:
         return {
+            "kind": "tabular",
             "config": self.config.model_dump(),
             "numeric_impute": self.numeric_impute,
             "state": self.state,

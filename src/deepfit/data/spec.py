@@ -13,7 +13,11 @@ class DataSpec:
     n_outputs: int  # classes, or regression targets
     cardinalities: list[int] = field(default_factory=list)  # embedded categorical columns (0 = unknown)
     class_names: list[Any] = field(default_factory=list)
-    kind: str = "tabular"
+    kind: str = "tabular"  # tabular | image | sequence | timeseries | text
+    input_shape: list[int] = field(default_factory=list)  # one sample: [C, H, W] images, [T, F] sequences
+    vocab_size: int = 0  # text: token ids are 0..vocab_size-1 (0 = padding)
+    n_train: int = 0  # training rows: what automatic model choice sizes the network by
+    extra: dict[str, Any] = field(default_factory=dict)  # kind-specific facts a builder needs
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

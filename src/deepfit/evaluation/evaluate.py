@@ -71,5 +71,19 @@ def _unscale(outputs: torch.Tensor, mean: float, std: float) -> np.ndarray:
     return pred.squeeze(-1) if pred.ndim == 2 and pred.shape[1] == 1 else pred
 
 
-def evaluate_data(model: nn.Module, data: TensorData, batch_size: int, **report_args: Any) -> dict[str, Any]:
-    return full_report(outputs=predict_outputs(model, data.inputs, batch_size), target=data.target, **report_args)
+def target_scale(preprocessor: Any) -> tuple[float, float]:
+    """(mean, std) that turn standardised regression outputs back into the target's units."""
+    state = getattr(preprocessor, "state", {})
+    return state.get("target_mean", 0.0), state.get("target_std", 1.0)
+
+
+def report_outputs(outputs: torch.Tensor, target: torch.Tensor, spec: Any, preprocessor: Any) -> dict[str, Any]:
+    """The task's report; a data kind may give its own (forecasts add naive baselines, for example)."""
+    custom = getattr(preprocessor, "evaluation_report", None)
+    if callable(custom):
+        return custom(outputs, target)
+    return full_report(spec.task, outputs, target, spec.class_names, target_scale(preprocessor))
+
+
+def evaluate_data(model: nn.Module, data: TensorData, batch_size: int, spec: Any, preprocessor: Any) -> dict[str, Any]:
+    return report_outputs(predict_outputs(model, data.inputs, batch_size), data.target, spec, preprocessor)

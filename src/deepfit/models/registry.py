@@ -13,7 +13,13 @@ from typing import Any
 from deepfit.errors import ConfigError, did_you_mean
 
 _ARCHITECTURES: dict[str, str | Callable[..., Any]] = {
+    "auto": "deepfit.models.select:build_auto",  # resolved to a concrete name before building (select.py)
+    "cnn": "deepfit.models.cnn:build_cnn",
+    "custom": "deepfit.models.custom:build_custom",
     "mlp": "deepfit.models.mlp:build_mlp",
+    "resnet": "deepfit.models.cnn:build_resnet",
+    "text_rnn": "deepfit.models.text:build_text_rnn",
+    "transformer": "deepfit.models.text:build_transformer",
 }
 
 

@@ -40,6 +40,7 @@ class TrainState:
     optimizer: torch.optim.Optimizer
     schedule: Any
     epochs: int
+    scaler: Any = None  # torch.amp.GradScaler (enabled for fp16 only)
     epoch: int = 0  # epochs completed
     step: int = 0  # optimizer steps taken
     logs: dict[str, Any] = field(default_factory=dict)  # this epoch's row
@@ -110,6 +111,9 @@ class MetricsLog:
         self.path = Path(run_dir) / METRICS
 
     def on_epoch_end(self, state: TrainState) -> None:
+        write_jsonl(self.path, state.history, durable=False)  # atomic; fsync only at the end
+
+    def on_fit_end(self, state: TrainState) -> None:
         write_jsonl(self.path, state.history)
 
 
@@ -127,13 +131,14 @@ class Checkpointer:
         return self.dir / "last.pt"
 
     def on_epoch_end(self, state: TrainState) -> None:
-        if state.epoch % self.every == 0 or state.stop or state.epoch == state.epochs:
-            self.save(state)
+        last = state.stop or state.epoch == state.epochs
+        if state.epoch % self.every == 0 or last:
+            self.save(state, durable=last)  # atomic every epoch; fsynced (slow) only when it matters
 
-    def save(self, state: TrainState) -> None:
+    def save(self, state: TrainState, durable: bool = True) -> None:
         from deepfit.training.checkpoint import checkpoint_dict, save_checkpoint
 
-        save_checkpoint(self.path, checkpoint_dict(state, self.payload))
+        save_checkpoint(self.path, checkpoint_dict(state, self.payload), durable=durable)
         self.last_good_epoch = state.epoch
 
 

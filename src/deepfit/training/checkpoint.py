@@ -26,17 +26,22 @@ def unwrap(model: nn.Module) -> nn.Module:
 
 
 def rng_state() -> dict[str, Any]:
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
-    atomic_write(path, lambda f: torch.save(state, f), mode="wb")
+def save_checkpoint(path: str | Path, state: dict[str, Any], durable: bool = True) -> None:
+    atomic_write(path, lambda f: torch.save(state, f), mode="wb", durable=durable)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -55,6 +60,8 @@ def checkpoint_dict(state: Any, payload: dict[str, Any]) -> dict[str, Any]:
         "model": unwrap(state.model).state_dict(),
         "optimizer": state.optimizer.state_dict(),
         "schedule": state.schedule.state_dict(),
+        "scaler": state.scaler.state_dict() if state.scaler is not None else {},
+        "lr": state.schedule.base_lr,
         "epoch": state.epoch,
         "step": state.step,
         "history": state.history,

@@ -8,7 +8,8 @@ from torch import nn
 from deepfit.config import TrainConfig
 
 
-def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def build_optimizer(model: nn.Module, config: TrainConfig, lr: float | None = None) -> torch.optim.Optimizer:
+    """The configured optimizer; ``lr`` overrides ``config.lr`` (needed when it is "auto")."""
     opt = config.optimizer
     params = [p for p in model.parameters() if p.requires_grad]
     # Decaying biases and norm scales only hurts: the common practice is to decay matrices alone.
@@ -17,7 +18,7 @@ def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimi
         {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
     ]
     groups = [g for g in groups if g["params"]]
-    lr = config.lr
+    lr = float(config.lr if lr is None else lr)
     if opt.name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=opt.momentum, nesterov=opt.nesterov and opt.momentum > 0)
     if opt.name == "adam":

@@ -2,12 +2,17 @@
 
 ``Trainer(config).fit(model, train, val)`` trains any ``nn.Module`` on in-memory tensors: batches are
 index slices of device tensors, the loss stays on the device, and the host syncs once per epoch.
+Ctrl-C or SIGTERM saves a checkpoint at the next optimizer step; ``fit(..., resume=checkpoint)``
+continues exactly where it stopped (same weights and metrics as an uninterrupted run on the CPU).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
+import signal
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +22,10 @@ from torch import nn
 
 from deepfit.config import TrainConfig, load_config
 from deepfit.data.batches import TensorData
-from deepfit.errors import TrainingError
+from deepfit.errors import ConfigError, RunError, TrainingError
 from deepfit.evaluation.evaluate import MetricsFn, predict_outputs
 from deepfit.training.callbacks import EVENTS, Checkpointer, EarlyStopping, TrainState
+from deepfit.training.checkpoint import set_rng_state, unwrap
 from deepfit.training.losses import build_loss
 from deepfit.training.optim import build_optimizer, l1_penalty
 from deepfit.training.schedules import Schedule
@@ -31,6 +37,13 @@ class FitResult:
     epochs: int  # epochs run
     best_epoch: int
     stop_reason: str
+    lr: float = 0.0  # the learning rate used (the range test's suggestion when train.lr is auto)
+
+
+class TrainingInterrupted(TrainingError):
+    """Ctrl-C / SIGTERM: a checkpoint was saved; ``deepfit train --resume RUN_DIR`` continues."""
+
+    exit_code = 130
 
 
 def seed_everything(seed: int) -> None:
@@ -66,6 +79,7 @@ class Trainer:
         self.config = config
         self.callbacks = list(callbacks)
         self.metrics_fn = metrics_fn
+        self._interrupt: str | None = None  # set by the signal handler; checked once per optimizer step
 
     def fit(
         self,
@@ -75,6 +89,7 @@ class Trainer:
         *,
         loss: nn.Module | None = None,
         task: str | None = None,
+        resume: dict[str, Any] | None = None,
     ) -> FitResult:
         cfg = self.config
         seed_everything(cfg.seed)
@@ -86,68 +101,124 @@ class Trainer:
         if loss is None:
             counts = torch.bincount(train.target.cpu()) if task == "classification" else None
             loss = build_loss(cfg, task, counts).to(device)
+        lr = self._learning_rate(model, train, loss, device, resume)
+        autocast, scaler = self._precision(device)
+        net = torch.compile(model) if cfg.compile else model  # the unwrapped `model` is what gets saved
 
-        optimizer = build_optimizer(model, cfg)
-        steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
-        schedule = Schedule(optimizer, cfg.schedule, cfg.lr, cfg.epochs * steps_per_epoch, steps_per_epoch)
-        state = TrainState(model=model, optimizer=optimizer, schedule=schedule, epochs=cfg.epochs)
+        optimizer = build_optimizer(model, cfg, lr)
+        micro_batches = math.ceil(len(train) / cfg.batch_size)
+        steps_per_epoch = math.ceil(micro_batches / cfg.accumulate)
+        schedule = Schedule(optimizer, cfg.schedule, lr, cfg.epochs * steps_per_epoch, steps_per_epoch)
+        state = TrainState(model=model, optimizer=optimizer, schedule=schedule, epochs=cfg.epochs, scaler=scaler)
         stopper = self._early_stopping(val is not None)
-        callbacks = [stopper, *self.callbacks]
-        emit = _Emitter(callbacks)
+        emit = _Emitter([stopper, *self.callbacks])
         shuffle = torch.Generator().manual_seed(cfg.seed)
+        position = self._restore(resume, state, stopper, shuffle) if resume else None
 
         try:
+            self._catch_signals()
             emit("on_fit_begin", state)
             while state.epoch < cfg.epochs and not state.stop:
                 emit("on_epoch_begin", state)
-                model.train()
-                total = torch.zeros((), device=device)  # summed on the device: no sync per step
-                for inputs, target in train.batches(cfg.batch_size, shuffle=True, generator=shuffle):
+                net.train()
+                # where this epoch's order comes from, so an interrupted epoch can be replayed exactly
+                epoch_order = position["order"] if position else shuffle.get_state()
+                shuffle.set_state(epoch_order)
+                start = position["batch"] if position else 0
+                total = position["loss_sum"].to(device) if position else torch.zeros((), device=device)
+                position = None
+                batches = train.batches(cfg.batch_size, shuffle=True, generator=shuffle, augment=True, start=start)
+                for index, (inputs, target) in enumerate(batches, start):
                     emit.batch("on_batch_begin", state)
-                    output = model(*inputs)
-                    batch_loss = loss(output, target)
-                    if cfg.l1:
-                        batch_loss = batch_loss + cfg.l1 * l1_penalty(model)
-                    optimizer.zero_grad(set_to_none=True)
-                    batch_loss.backward()
-                    emit.batch("after_backward", state)
-                    if cfg.clip_grad_value:
-                        nn.utils.clip_grad_value_(model.parameters(), cfg.clip_grad_value)
-                    if cfg.clip_grad_norm:
-                        nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
-                    optimizer.step()
-                    schedule.step()
-                    state.step += 1
+                    if index % cfg.accumulate == 0:  # a new optimizer step starts from zero gradients
+                        optimizer.zero_grad(set_to_none=True)
+                    with autocast():
+                        output = net(*inputs)
+                        batch_loss = loss(output.float(), target)
+                        if cfg.l1:
+                            batch_loss = batch_loss + cfg.l1 * l1_penalty(model)
+                    # the mean over the micro-batches of one step: divide by how many this step has
+                    group = min(cfg.accumulate, micro_batches - (index // cfg.accumulate) * cfg.accumulate)
+                    scaler.scale(batch_loss / group).backward()
                     total += batch_loss.detach() * len(target)
+                    if (index + 1) % cfg.accumulate and index + 1 < micro_batches:
+                        continue  # accumulate: no optimizer step on this micro-batch
+                    self._step(state, scaler, emit)
                     emit.batch("on_batch_end", state)
+                    if self._interrupt:
+                        self._save_interrupted(state, emit, {"order": epoch_order, "batch": index + 1, "loss_sum": total})
 
                 state.epoch += 1
-                state.logs = {
-                    "epoch": state.epoch,
-                    "train_loss": (total / len(train)).item(),
-                    "lr": schedule.lr,
-                }
+                state.logs = {"epoch": state.epoch, "train_loss": (total / len(train)).item(), "lr": schedule.lr}
                 self._stop_if_not_finite(state, "train_loss", emit)
                 if val is not None:
-                    state.logs.update(self._validate(model, val, loss))
+                    state.logs.update(self._validate(net, val, loss, autocast))
                     self._stop_if_not_finite(state, "val_loss", emit)
                     emit("on_evaluate", state)
                 schedule.epoch_end(state.logs.get("val_loss"))
                 state.history.append(state.logs)
+                state.extra["position"] = None
+                state.extra["shuffle"] = shuffle.get_state()
                 emit("on_epoch_end", state)
+                if self._interrupt:  # arrived during validation or the epoch's last step
+                    self._save_interrupted(state, emit, None)
             emit("on_fit_end", state)
         finally:
+            self._release_signals()
             emit.close()
-        return FitResult(state.history, state.epoch, stopper.best_epoch or state.epoch, state.stop_reason)
+        return FitResult(state.history, state.epoch, stopper.best_epoch or state.epoch, state.stop_reason, lr)
 
     # ------------------------------------------------------------ pieces of the loop
-    def _validate(self, model: nn.Module, val: TensorData, loss: nn.Module) -> dict[str, float]:
-        outputs = predict_outputs(model, val.inputs, max(self.config.batch_size, 1024))
+    def _step(self, state: TrainState, scaler: torch.amp.GradScaler, emit: _Emitter) -> None:
+        """One optimizer step: unscale, let callbacks see the gradients, clip, step, schedule."""
+        cfg, optimizer = self.config, state.optimizer
+        if scaler.is_enabled() and (emit.handlers["after_backward"] or cfg.clip_grad_norm or cfg.clip_grad_value):
+            scaler.unscale_(optimizer)  # callbacks and clipping see the true gradients
+        emit.batch("after_backward", state)
+        if cfg.clip_grad_value:
+            nn.utils.clip_grad_value_(state.model.parameters(), cfg.clip_grad_value)
+        if cfg.clip_grad_norm:
+            nn.utils.clip_grad_norm_(state.model.parameters(), cfg.clip_grad_norm)
+        scaler.step(optimizer)
+        scaler.update()
+        state.schedule.step()
+        state.step += 1
+
+    def _validate(self, model: nn.Module, val: TensorData, loss: nn.Module, autocast: Any) -> dict[str, float]:
+        with autocast():
+            outputs = predict_outputs(model, val.inputs, max(self.config.batch_size, 1024))
         with torch.inference_mode():
-            logs = {"val_loss": loss(outputs, val.target).item()}
+            logs = {"val_loss": loss(outputs.float(), val.target).item()}
         if self.metrics_fn is not None:
-            logs.update({f"val_{k}": v for k, v in self.metrics_fn(outputs, val.target).items()})
+            logs.update({f"val_{k}": v for k, v in self.metrics_fn(outputs.float(), val.target).items()})
         return logs
+
+    def _precision(self, device: torch.device) -> tuple[Any, torch.amp.GradScaler]:
+        precision = self.config.precision
+        if precision == "fp16" and device.type != "cuda":
+            raise ConfigError(
+                "train.precision fp16 needs a CUDA GPU (gradient scaling)", hint="use train.precision: bf16 on the CPU"
+            )
+        if precision == "fp32":
+            autocast = contextlib.nullcontext
+        else:
+            dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+
+            def autocast() -> Any:
+                return torch.autocast(device.type, dtype=dtype)
+
+        return autocast, torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+
+    def _learning_rate(
+        self, model: nn.Module, train: TensorData, loss: nn.Module, device: torch.device, resume: dict | None
+    ) -> float:
+        if self.config.lr != "auto":
+            return float(self.config.lr)
+        if resume is not None:
+            return float(resume["lr"])  # the range test ran before the interruption
+        from deepfit.training.lr_finder import find_lr
+
+        return find_lr(model, train, self.config, loss=loss, device=device).suggestion
 
     def _early_stopping(self, has_val: bool) -> EarlyStopping:
         es = self.config.early_stopping
@@ -161,18 +232,76 @@ class Trainer:
         if math.isfinite(value):
             return
         checkpointer = next((c for c in emit.callbacks if isinstance(c, Checkpointer)), None)
-        kept = (
-            f" The last good checkpoint (epoch {checkpointer.last_good_epoch}) is kept at {checkpointer.path}."
-            if checkpointer and checkpointer.last_good_epoch
-            else ""
-        )
-        lr = self.config.lr
+        kept = ""
+        if checkpointer and checkpointer.last_good_epoch:
+            kept = f" The last good checkpoint (epoch {checkpointer.last_good_epoch}) is kept at {checkpointer.path}."
+        lr = state.schedule.base_lr
         raise TrainingError(
             f"the {key.replace('_', ' ')} became {value} at epoch {state.epoch} (step {state.step}); "
             f"training stopped.{kept}",
             hint=f"lower the learning rate (now {lr:g}; try --set train.lr={lr / 10:g}), "
             "clip gradients (--set train.clip_grad_norm=1.0), or check the data for extreme values",
         )
+
+    # ------------------------------------------------------------ interruption and resume
+    def _catch_signals(self) -> None:
+        """First Ctrl-C / SIGTERM: finish the optimizer step, save, stop. A second Ctrl-C stops at once."""
+        self._interrupt, self._previous = None, {}
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers can only be set from the main thread
+
+        def request(signum: int, frame: Any) -> None:
+            if self._interrupt:
+                raise KeyboardInterrupt
+            self._interrupt = signal.Signals(signum).name
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, request)
+
+    def _release_signals(self) -> None:
+        for sig, handler in getattr(self, "_previous", {}).items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+    def _save_interrupted(self, state: TrainState, emit: _Emitter, position: dict[str, Any] | None) -> None:
+        """Save where the loop is (``position`` None: at an epoch boundary) and stop with how to resume."""
+        if position is not None:
+            position = {**position, "loss_sum": position["loss_sum"].detach().cpu()}
+        state.extra["position"] = position
+        checkpointer = next((c for c in emit.callbacks if isinstance(c, Checkpointer)), None)
+        if checkpointer is None:
+            raise KeyboardInterrupt
+        checkpointer.save(state)
+        run = checkpointer.dir.parent
+        raise TrainingInterrupted(
+            f"interrupted by {self._interrupt} after step {state.step} (epoch {state.epoch + (position is not None)}); "
+            f"a checkpoint was saved to {checkpointer.path}",
+            hint=f"continue with: deepfit train --resume {run}",
+        )
+
+    def _restore(
+        self, checkpoint: dict[str, Any], state: TrainState, stopper: EarlyStopping, shuffle: torch.Generator
+    ) -> dict[str, Any] | None:
+        """Load a checkpoint into the freshly built objects; returns the mid-epoch position, if any."""
+        try:
+            unwrap(state.model).load_state_dict(checkpoint["model"])
+        except RuntimeError as exc:
+            raise RunError(
+                f"the checkpoint does not fit this model: {str(exc).splitlines()[0]}",
+                hint="resume with the run's own config (the model or data settings differ)",
+            ) from None
+        state.optimizer.load_state_dict(checkpoint["optimizer"])
+        state.schedule.load_state_dict(checkpoint["schedule"])
+        if checkpoint.get("scaler"):
+            state.scaler.load_state_dict(checkpoint["scaler"])
+        state.epoch, state.step, state.history = checkpoint["epoch"], checkpoint["step"], checkpoint["history"]
+        state.extra.update(checkpoint["extra"])
+        if checkpoint["extra"].get("early_stopping"):
+            stopper.load_state_dict(checkpoint["extra"]["early_stopping"])
+        if checkpoint["extra"].get("shuffle") is not None:
+            shuffle.set_state(checkpoint["extra"]["shuffle"])
+        set_rng_state(checkpoint["rng"])  # last: building the model and optimizer consumed random numbers
+        return checkpoint["extra"].get("position")
 
 
 class _Emitter:

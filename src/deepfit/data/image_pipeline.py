@@ -1,0 +1,278 @@
+"""The data path of an image run, as the tabular one: read → decode → clean → split → fit → tensors.
+
+Cleaning works on a hash of each file's bytes (of the pixels for images held in memory): identical
+images with the same label are duplicates (removed with ``data.clean.drop_duplicates``), identical
+images with different labels are conflicts (``data.clean.conflicts``: keep, drop, majority). Corrupt
+files are named in the data report and skipped, or stop the run (``data.image.on_error: error``).
+The split is ``split_frame`` on a table of (path, label) rows, so it is stratified, grouped or ordered
+exactly as for tables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from deepfit.config import Config
+from deepfit.data.augment import build_augment
+from deepfit.data.batches import TensorData
+from deepfit.data.image_preprocess import ImagePreprocessor
+from deepfit.data.images import (
+    builtin_digits,
+    convert_array,
+    decode_files,
+    default_cache_dir,
+    failures_error,
+    list_class_folder,
+    pixel_hashes,
+    resolve_path_column,
+)
+from deepfit.data.pipeline import PreparedData
+from deepfit.data.schema import infer_task
+from deepfit.data.sources import read_source
+from deepfit.data.spec import DataSpec
+from deepfit.data.split import split_frame
+from deepfit.errors import ConfigError, DataError
+
+HASH, ROW = "__hash", "__row"  # internal columns: image identity, and its row in the pixel array
+TABLES = (".csv", ".tsv", ".parquet", ".pq")
+
+
+def detect_images(config: Config) -> bool:
+    """data.kind auto: a config with a data.image section means images (folders are found before this)."""
+    return "image" in config.data.model_fields_set
+
+
+def prepare_images(config: Config, frame: pd.DataFrame | None = None) -> PreparedData:
+    data = config.data
+    if frame is None and data.source is None:
+        raise ConfigError("data.source is not set", hint="use an image folder, a CSV of image paths, or builtin:digits")
+    records, pixels, facts = load_images(config, data.source, frame)
+    target = facts["target"]
+    report: dict[str, Any] = {"rows_in": facts["rows_in"], "target": target, "source": facts["origin"]}
+    report["missing_target_rows"] = facts["missing_target_rows"]
+    task = data.task if data.task != "auto" else ("classification" if facts["folder"] else infer_task(records[target]))
+    report["task"] = task
+
+    name = facts["path_column"]
+    records, report["duplicate_rows"], duplicates = _drop_duplicates(records, target, name, data.clean.drop_duplicates)
+    records, report["conflicts"] = _resolve_conflicts(records, target, name, task, data.clean.conflicts)
+    _check_usable(records, target, task, facts["origin"])
+
+    parts = {name: (part, pixels) for name, part in _split(config, records, target, task).items()}
+    for name, source in (("validation", data.validation_source), ("test", data.test_source)):
+        if source:
+            extra, extra_pixels, _ = load_images(config, source, size=facts["size"], mode=facts["mode"])
+            if target not in extra.columns:
+                raise DataError(f"data.{name}_source: {source} has no labels ('{target}')")
+            parts[name] = (extra, extra_pixels)
+
+    train, train_pixels = parts["train"]
+    pre = ImagePreprocessor(
+        target=target, task=task, size=facts["size"], mode=facts["mode"], path_column=data.image.path_column
+    )
+    pre.fit(train_pixels[train[ROW].to_numpy()], train[target])
+    tensors, frames, unseen = {}, {}, {}
+    for name, (part, source_pixels) in parts.items():
+        if part.empty:
+            continue
+        y, known = pre.transform_target(part[target])
+        if not known.all():  # a class absent from train cannot be learned or scored
+            unseen[name] = int((~known).sum())
+            part = part[known]
+        tensors[name] = TensorData((pre.normalize(source_pixels[part[ROW].to_numpy()]),), y)
+        frames[name] = part.drop(columns=[HASH, ROW])
+    n_classes = len(pre.classes) if task == "classification" else 0
+    tensors["train"].augment = build_augment(data.augment, pre.state["mean"], pre.state["std"], n_classes)
+
+    report["rows_out"] = len(records)
+    report["target_summary"] = _target_summary(records[target], task)
+    report["splits"] = {name: len(t) for name, t in tensors.items()}
+    if unseen:
+        report["rows_with_classes_unseen_in_train"] = unseen
+    report["images"] = _image_facts(facts, pre, duplicates)
+    report["notes"] = _notes(report["images"], report)
+    channels, (height, width) = pre.channels, pre.size
+    spec = DataSpec(
+        task=task,
+        n_features=channels * height * width,
+        n_outputs=n_classes or 1,
+        class_names=pre.classes,
+        kind="image",
+        input_shape=[channels, height, width],
+        n_train=len(tensors["train"]),
+    )
+    return PreparedData(tensors, frames, spec, pre, None, report)
+
+
+# ---------------------------------------------------------------- reading
+def load_images(
+    config: Config,
+    source: str,
+    frame: pd.DataFrame | None = None,
+    *,
+    size: tuple[int, int] | None = None,
+    mode: str | None = None,
+) -> tuple[pd.DataFrame, np.ndarray, dict[str, Any]]:
+    """One record per decoded image (its row in the pixel array in ``__row``), the pixels, and the facts."""
+    image = config.data.image
+    size, mode = size or image.size, mode or image.mode
+    facts: dict[str, Any] = {"origin": str(source), "folder": False, "missing_target_rows": 0, "failures": []}
+    if frame is None and str(source).startswith("builtin:"):
+        records, pixels = _builtin(str(source), config)
+        facts.update(target=records.columns[1], path_column="path", sizes_seen={"8x8": len(pixels)})
+        if size or mode == "rgb":
+            pixels = convert_array(pixels[:, 0], size or (8, 8), "rgb" if mode == "rgb" else "grayscale", str(source))
+        facts["size"] = tuple(int(n) for n in pixels.shape[2:])
+        facts.update(mode="grayscale" if pixels.shape[1] == 1 else "rgb", rows_in=len(records))
+        records[HASH], records[ROW] = pixel_hashes(pixels), np.arange(len(records))
+        return records, pixels, facts
+
+    path_column = "path"
+    if frame is not None or Path(str(source)).suffix.lower() in TABLES:
+        path_column = image.path_column
+        table = frame.reset_index(drop=True) if frame is not None else read_source(source, config.base_dir)
+        base = config.base_dir if frame is not None else config.resolve_path(source).parent
+        facts["origin"] = "the DataFrame" if frame is not None else table.attrs.get("path", str(source))
+        records = resolve_path_column(table, path_column, base, facts["origin"])
+        target = _table_target(records, config, facts["origin"])
+        facts["missing_target_rows"] = int(records[target].isna().sum())
+        records = records[records[target].notna()]
+    else:
+        folder = config.resolve_path(source)
+        target = config.data.target or "label"
+        records, facts["folder"], facts["origin"] = list_class_folder(folder, target), True, str(folder)
+    facts["target"], facts["rows_in"] = target, len(records) + facts["missing_target_rows"]
+    facts["path_column"] = path_column
+
+    cache = (Path(image.cache_dir) if image.cache_dir else default_cache_dir()) if image.cache else None
+    decoded = decode_files(records[path_column].tolist(), size=size, mode=mode, cache_dir=cache)
+    if decoded.failures and image.on_error == "error":
+        raise failures_error(decoded.failures, facts["origin"])
+    records = records[decoded.ok].reset_index(drop=True)
+    records[HASH] = [h for h, keep in zip(decoded.hashes, decoded.ok, strict=True) if keep]
+    records[ROW] = np.arange(len(records))
+    facts.update(size=decoded.size, mode=decoded.mode, sizes_seen=decoded.sizes_seen, failures=decoded.failures)
+    return records, decoded.pixels, facts
+
+
+def _builtin(source: str, config: Config) -> tuple[pd.DataFrame, np.ndarray]:
+    name = source.removeprefix("builtin:")
+    if name != "digits":
+        raise DataError(
+            f"data.source: {source} is not an image dataset",
+            hint="builtin:digits is (8x8 grayscale); for the others use data.kind: tabular",
+        )
+    records, pixels = builtin_digits()
+    if config.data.target and config.data.target != "target":
+        records = records.rename(columns={"target": config.data.target})
+    return records, pixels
+
+
+def _table_target(records: pd.DataFrame, config: Config, origin: str) -> str:
+    target = config.data.target or next((c for c in ("label", "target") if c in records.columns), None)
+    if target is None or target not in records.columns:
+        named = f"the label column '{target}' is" if target else "no label column is named; it is"
+        raise DataError(
+            f"{named} not in {origin}",
+            hint=f"set data.target to one of: {', '.join(map(str, records.columns[:20]))}",
+        )
+    return target
+
+
+# ---------------------------------------------------------------- cleaning
+def _drop_duplicates(
+    records: pd.DataFrame, target: str, name: str, enabled: bool
+) -> tuple[pd.DataFrame, int, list[str]]:
+    """Identical images with the same label: keep the first; report pairs as 'copy = original'."""
+    if not enabled:
+        return records, 0, []
+    duplicated = records.duplicated(subset=[HASH, target], keep="first")
+    kept = records[~duplicated]
+    first = dict(zip(zip(kept[HASH], kept[target], strict=True), kept[name], strict=True))
+    copies = records[duplicated].head(5)
+    examples = [
+        f"{copy} = {first[key]}" for copy, key in zip(copies[name], zip(copies[HASH], copies[target]), strict=True)
+    ]
+    return records[~duplicated], int(duplicated.sum()), examples
+
+
+def _resolve_conflicts(
+    records: pd.DataFrame, target: str, name: str, task: str, policy: str
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Identical images with different labels (classification): keep all, drop all, or keep the majority."""
+    info: dict[str, Any] = {"groups": 0, "rows": 0, "policy": policy, "rows_removed": 0, "examples": []}
+    if task != "classification":
+        return records, info
+    labels = records[target].astype(str)
+    conflicted = labels.groupby(records[HASH]).transform("nunique") > 1
+    info["groups"], info["rows"] = int(records.loc[conflicted, HASH].nunique()), int(conflicted.sum())
+    info["examples"] = [
+        [f"{p} ({label})" for p, label in zip(group[name], group[target], strict=True)]
+        for _, group in list(records[conflicted].groupby(HASH, sort=False))[:5]
+    ]
+    if not conflicted.any() or policy == "keep":
+        return records, info
+    if policy == "drop":
+        keep = ~conflicted
+    else:  # majority: the rows carrying each image's most frequent label (ties: first seen)
+        majority = labels.groupby(records[HASH]).agg(lambda s: s.value_counts().index[0])
+        keep = labels.to_numpy() == majority.loc[records[HASH]].to_numpy()
+    info["rows_removed"] = int(len(records) - keep.sum())
+    return records[keep], info
+
+
+def _check_usable(records: pd.DataFrame, target: str, task: str, origin: str) -> None:
+    if records.empty:
+        raise DataError(f"no usable images in {origin}", hint="check the data report's unreadable files")
+    if task == "classification" and records[target].nunique() < 2:
+        raise DataError(
+            f"{origin} has a single class ('{records[target].iloc[0]}'); classification needs two or more",
+            hint="add a sub-folder (or labelled rows) for every class",
+        )
+
+
+def _split(config: Config, records: pd.DataFrame, target: str, task: str) -> dict[str, pd.DataFrame]:
+    external = tuple(n for n in ("validation", "test") if getattr(config.data, f"{n}_source"))
+    return split_frame(records, config.data.split, target=target, task=task, seed=config.train.seed, external=external)
+
+
+# ---------------------------------------------------------------- report
+def _target_summary(target: pd.Series, task: str) -> dict[str, Any]:
+    if task != "classification":
+        values = pd.to_numeric(target, errors="coerce")
+        return {k: float(getattr(values, k)()) for k in ("mean", "std", "min", "max")}
+    counts = target.astype(str).value_counts()
+    return {"classes": {k: int(v) for k, v in counts.items()}, "imbalance_ratio": float(counts.max() / counts.min())}
+
+
+def _image_facts(facts: dict[str, Any], pre: ImagePreprocessor, duplicates: list[str]) -> dict[str, Any]:
+    return {
+        "size": list(pre.size),
+        "mode": pre.state["mode"],
+        "channels": pre.channels,
+        "sizes_seen": facts.get("sizes_seen", {}),
+        "unreadable": facts["failures"],
+        "duplicate_examples": duplicates,
+        "mean": pre.state["mean"],
+        "std": pre.state["std"],
+    }
+
+
+def _notes(images: dict[str, Any], report: dict[str, Any]) -> list[str]:
+    seen = ", ".join(f"{k} ({v})" for k, v in list(images["sizes_seen"].items())[:3])
+    height, width = images["size"]
+    lines = [f"images decoded to {height}x{width} {images['mode']} (sizes seen: {seen})"]
+    failures = images["unreadable"]
+    if failures:
+        named = "; ".join(f"{f['path']} ({f['reason']})" for f in failures[:3])
+        more = f"; … ({len(failures)} in all, see data_report.json)" if len(failures) > 3 else ""
+        lines.append(f"skipped {len(failures)} unreadable image(s): {named}{more}")
+    if images["duplicate_examples"]:
+        lines.append("identical images, e.g. " + "; ".join(images["duplicate_examples"][:2]))
+    for group in report["conflicts"].get("examples", [])[:2]:
+        lines.append("identical images with different labels: " + ", ".join(group[:3]))
+    return lines

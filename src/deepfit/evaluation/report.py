@@ -1,0 +1,320 @@
+"""``report.html``: one self-contained page per run, made only from the files in the run directory.
+
+The page opens offline and can be mailed around: figures are embedded PNGs (base64 data URIs), the CSS
+is inline and there is no script. Every value that comes from the run is passed through ``html.escape``.
+Optional inputs (test predictions, gradient norms, diagnostics) add their section only when present.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from deepfit.errors import RunError
+from deepfit.evaluation.plots import metric_label
+from deepfit.evaluation.predictions import read_predictions, regression_arrays
+from deepfit.evaluation.report_page import SEVERITIES, card, kv_table, page, severity_badge
+from deepfit.runs import CONFIG, write_text
+from deepfit.runs_table import RunSummary, read_optional, summarize_run
+
+REPORT = "report.html"
+# The names deepfit.training.diagnostics writes; repeated, not imported, since that module loads torch.
+DIAGNOSTICS = "diagnostics.json"
+GRAD_NORMS = "grad_norms.jsonl"
+CARD_METRICS = {
+    "classification": ("accuracy", "f1_macro", "roc_auc", "log_loss"),
+    "regression": ("rmse", "mae", "r2", "mape"),
+}
+
+Section = tuple[str, str, str]  # (anchor id, title, inner HTML)
+
+
+def build_report(run_dir: str | Path) -> Path:
+    """Write ``<run_dir>/report.html`` (atomically) from the run's files and return its path."""
+    path = Path(run_dir)
+    if not (path / CONFIG).is_file():
+        raise RunError(
+            f"{path} is not a deepfit run directory (no {CONFIG})", hint="pass a folder made by `deepfit train`"
+        )
+    run = summarize_run(path)
+    builders: list[Callable[[RunSummary], Section | None]] = [
+        _learning_section,
+        _confusion_section,
+        _regression_section,
+        _per_class_section,
+        _data_section,
+        _gradient_section,
+        _diagnostics_section,
+        _config_section,
+    ]
+    sections = [s for s in (build(run) for build in builders) if s is not None]
+    out = path / REPORT
+    write_text(out, page(f"{run.name} · deepfit report", _header(run), sections))
+    return out
+
+
+def _header(run: RunSummary) -> str:
+    e = html.escape
+    model = run.config.get("model") or {}
+    facts = [
+        ("task", run.task),
+        ("dataset", run.dataset),
+        ("model", f"{model.get('name', '?')} {model['hidden']}" if model.get("hidden") else model.get("name", "?")),
+        ("finished", run.time.strftime("%Y-%m-%d %H:%M")),
+        ("epochs", str(run.epochs)),
+        ("best epoch", "—" if run.best_epoch is None else f"{run.best_epoch} (by {run.monitor})"),
+    ]
+    chips = "".join(f'<span class="chip"><b>{e(k)}</b> {e(v)}</span>' for k, v in facts)
+    cards = []
+    for name in CARD_METRICS.get(run.task, ()):
+        test, val = run.metric("test", name), run.metric("validation", name)
+        if test is None and val is None:
+            continue
+        big, split = (test, "test") if test is not None else (val, "validation")
+        small = f"validation {_fmt(name, val)}" if split == "test" and val is not None else split
+        cards.append(card(metric_label(name), _fmt(name, big), small))
+    return (
+        f'<header><p class="eyebrow">deepfit run report</p><h1>{e(run.name)}</h1>'
+        f'<p class="path">{e(str(run.path.resolve()))}</p><div class="chips">{chips}</div>'
+        f'<div class="cards">{"".join(cards)}</div></header>'
+    )
+
+
+def _learning_section(run: RunSummary) -> Section | None:
+    if not run.history:
+        return None
+    from deepfit.evaluation import plots
+
+    headline = "accuracy" if run.task == "classification" else "rmse"
+    has = {key for row in run.history for key in row}
+    metric = next((m for m in (run.monitor, headline) if m != "loss" and f"val_{m}" in has), None)
+    png = plots.learning_curves(run.history, metric, run.best_epoch)
+    caption = (
+        "Validation loss rising while training loss keeps falling is overfitting. The green dashed line marks the "
+        f"best epoch by validation {run.monitor}, whose weights were kept when early stopping restores them."
+    )
+    return "learning", "Learning curves", _figure(png, "Learning curves", caption)
+
+
+def _confusion_section(run: RunSummary) -> Section | None:
+    test = run.evaluation.get("test") or run.evaluation.get("validation") or {}
+    matrix, names = test.get("confusion_matrix"), test.get("class_names")
+    if run.task != "classification" or not matrix or not names:
+        return None
+    from deepfit.evaluation import plots
+
+    split = "test" if run.evaluation.get("test") else "validation"
+    caption = f"On the {split} split. Rows are the true classes; off-diagonal cells are the mistakes."
+    return "confusion", "Confusion matrix", _figure(plots.confusion_matrix(matrix, names), "Confusion matrix", caption)
+
+
+def _regression_section(run: RunSummary) -> Section | None:
+    if run.task != "regression":
+        return None
+    columns = read_predictions(run.path)
+    arrays = regression_arrays(columns) if columns else None
+    if arrays is None:
+        note = (
+            "This run has no <code>predictions_test.csv</code> (it predates saved test predictions), "
+            "so there is nothing to plot."
+        )
+        return "predictions", "Predicted vs actual", f'<p class="muted">{note}</p>'
+    from deepfit.evaluation import plots
+
+    caption = (
+        "Points on the dashed line are exact. Residuals should scatter evenly around zero; "
+        "a funnel or a curve means the model misses a pattern."
+    )
+    return (
+        "predictions",
+        "Predicted vs actual",
+        _figure(plots.predicted_vs_actual(*arrays), "Predicted vs actual", caption),
+    )
+
+
+def _per_class_section(run: RunSummary) -> Section | None:
+    per_class = (run.evaluation.get("test") or {}).get("per_class")
+    if run.task != "classification" or not per_class:
+        return None
+    e = html.escape
+    rows = []
+    for name, scores in per_class.items():
+        cells = "".join(_score_cell(scores.get(k)) for k in ("precision", "recall", "f1"))
+        rows.append(f"<tr><td>{e(str(name))}</td>{cells}<td class='num'>{e(str(scores.get('support', '')))}</td></tr>")
+    head = "<tr><th>class</th>" + "".join(f"<th class='num'>{c}</th>" for c in ("precision", "recall", "f1", "support"))
+    head += "</tr>"
+    return (
+        "per-class",
+        "Per class (test)",
+        f"<table class='grid'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>",
+    )
+
+
+def _score_cell(value: Any) -> str:
+    if not isinstance(value, int | float):
+        return "<td class='num'>—</td>"
+    tone = "bad" if value < 0.6 else "meh" if value < 0.85 else "good"
+    width = max(0.0, min(1.0, value)) * 100
+    return f"<td class='num score {tone}'><span class='bar' style='width:{width:.1f}%'></span>{value:.3f}</td>"
+
+
+def _data_section(run: RunSummary) -> Section | None:
+    report = run.data_report
+    if not report:
+        return None
+    e = html.escape
+    conflicts = report.get("conflicts") or {}
+    splits = report.get("splits") or {}
+    kinds = list((report.get("columns") or {}).values())
+    facts = [
+        ("rows in → used", f"{report.get('rows_in', '?')} → {report.get('rows_out', '?')}"),
+        ("splits", ", ".join(f"{k} {v}" for k, v in splits.items()) or "—"),
+        ("features", ", ".join(f"{kinds.count(k)} {k}" for k in dict.fromkeys(kinds)) or "—"),
+        ("rows without a target", report.get("missing_target_rows", 0)),
+        ("duplicate rows removed", report.get("duplicate_rows", 0)),
+        (
+            "conflicting labels",
+            f"{conflicts.get('groups', 0)} groups, {conflicts.get('rows', 0)} rows; policy "
+            f"'{conflicts.get('policy', '?')}' removed {conflicts.get('rows_removed', 0)}",
+        ),
+        ("missing values", ", ".join(f"{c} ({n})" for c, n in (report.get("missing_values") or {}).items()) or "none"),
+        (
+            "unparseable cells",
+            ", ".join(f"{c} ({i.get('count', '?')})" for c, i in (report.get("unparseable_cells") or {}).items())
+            or "none",
+        ),
+        ("dropped columns", "; ".join(f"{c}: {r}" for c, r in (report.get("dropped_columns") or {}).items()) or "none"),
+    ]
+    body = kv_table(facts)
+    summary = report.get("target_summary") or {}
+    classes = summary.get("classes")
+    if classes:
+        top = max(classes.values()) or 1
+        bars = "".join(
+            f"<div class='hbar'><span class='label'>{e(str(c))}</span><span class='track'>"
+            f"<span style='width:{100 * n / top:.1f}%'></span></span><span class='n'>{e(str(n))}</span></div>"
+            for c, n in list(classes.items())[:50]
+        )
+        ratio = summary.get("imbalance_ratio")
+        note = f" · largest / smallest = {ratio:.2f}" if isinstance(ratio, int | float) else ""
+        body += f"<h3>Class balance{e(note)}</h3><div class='hbars'>{bars}</div>"
+    elif summary:
+        body += "<h3>Target</h3>" + kv_table(
+            [(k, _fmt(k, v) if isinstance(v, float) else v) for k, v in summary.items()]
+        )
+    return "data", "Data", body
+
+
+def _gradient_section(run: RunSummary) -> Section | None:
+    from deepfit.evaluation import plots
+
+    rows = read_optional(run.path / GRAD_NORMS)
+    rows = (
+        [r for r in rows if isinstance(r, dict) and plots.layer_values(r, "grad_norm")]
+        if isinstance(rows, list)
+        else []
+    )
+    if not rows:
+        return None
+    caption = (
+        "Norms far smaller in the first layers than in the last mean vanishing gradients; sudden spikes mean "
+        "exploding ones. Updates far below the 1e-3 line mean a layer has stopped learning."
+    )
+    body = _figure(plots.gradient_norms(rows), "Gradient norms per layer", caption)
+    return "gradients", "Gradients", body + "<h3>Per layer (last sample)</h3>" + _layer_table(rows)
+
+
+def _layer_table(rows: list[dict[str, Any]]) -> str:
+    from deepfit.evaluation.plots import layer_values
+
+    last, columns = rows[-1], ("grad_norm", "update_ratio", "dead_fraction")
+    names = list(layer_values(last, "grad_norm"))
+    peak = {
+        n: max((v for r in rows if isinstance(v := layer_values(r, "grad_norm").get(n), int | float)), default=None)
+        for n in names
+    }
+    shown = [c for c in columns if layer_values(last, c)]
+    heads = {"grad_norm": "gradient norm", "update_ratio": "update / weight", "dead_fraction": "dead units"}
+    head = "<tr><th>layer</th><th class='num'>peak gradient norm</th>" + "".join(
+        f"<th class='num'>{heads[c]}</th>" for c in shown
+    )
+    body = ""
+    for name in names:
+        cells = [_num(peak[name])] + [
+            _num(layer_values(last, c).get(name), percent=c == "dead_fraction") for c in shown
+        ]
+        body += f"<tr><td><code>{html.escape(name)}</code></td>{''.join(cells)}</tr>"
+    return f"<table class='grid'><thead>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _num(value: Any, percent: bool = False) -> str:
+    if not isinstance(value, int | float):
+        return "<td class='num'>—</td>"
+    return f"<td class='num'>{100 * value:.1f}%</td>" if percent else f"<td class='num'>{value:.2e}</td>"
+
+
+def _diagnostics_section(run: RunSummary) -> Section | None:
+    raw = read_optional(run.path / DIAGNOSTICS)
+    if raw is None:
+        return None
+    # {"findings": [...], "summary": {...}} as deepfit writes it; a bare list of findings is accepted too.
+    findings = raw if isinstance(raw, list) else raw.get("findings") or [] if isinstance(raw, dict) else []
+    summary = raw.get("summary") if isinstance(raw, dict) else None
+    e = html.escape
+    rank = {"critical": 0, "error": 1, "warning": 2}  # the worst first; info and unknown levels after
+    items = [f for f in findings if isinstance(f, dict)]
+    items.sort(key=lambda f: rank.get(str(f.get("severity")).lower(), 3))
+    parts = [] if items else ["<p class='ok'>No problems found during training.</p>"]
+    for item in items:
+        meta = [f"epoch {e(str(item['epoch']))}"] if item.get("epoch") is not None else []
+        layers = item.get("layers")
+        if layers:
+            meta.append("layers " + e(", ".join(map(str, layers)) if isinstance(layers, list) else str(layers)))
+        fix = f"<p class='fix'><b>Fix</b> {e(str(item['fix']))}</p>" if item.get("fix") else ""
+        severity = str(item.get("severity") or "info")
+        tone = severity.lower() if severity.lower() in SEVERITIES else ""
+        kind = str(item.get("kind") or "finding").replace("_", " ").capitalize()
+        parts.append(
+            f"<div class='finding {tone}'>{severity_badge(severity)}<b>{e(kind)}</b> "
+            f"<span class='muted'>{' · '.join(meta)}</span><p>{e(str(item.get('message', '')))}</p>{fix}</div>"
+        )
+    if isinstance(summary, dict):  # the scalar facts; per-layer details are in the gradients section
+        facts = [
+            (k.replace("_", " "), f"{v:.4g}" if isinstance(v, float) else v)
+            for k, v in summary.items()
+            if isinstance(v, int | float | str) and not isinstance(v, bool)
+        ]
+        parts.append(kv_table(facts) if facts else "")
+    elif summary:
+        parts.append(f"<p>{e(str(summary))}</p>")
+    return "diagnostics", "Diagnostics", "".join(parts)
+
+
+def _config_section(run: RunSummary) -> Section:
+    try:
+        text = (run.path / CONFIG).read_text(encoding="utf-8")
+    except OSError:
+        text = "(config.yaml could not be read)"
+    summary = "<summary>Show the resolved config (every default included)</summary>"
+    body = f"<details>{summary}<pre>{html.escape(text)}</pre></details>"
+    return "config", "Config", body
+
+
+def _figure(png: bytes, alt: str, caption: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    image = f"<img src='data:image/png;base64,{data}' alt='{html.escape(alt)}'>"
+    return f"<figure>{image}<figcaption>{html.escape(caption)}</figcaption></figure>"
+
+
+def _fmt(name: str, value: float | None) -> str:
+    if value is None:
+        return "—"
+    if name == "mape":
+        return f"{100 * value:.1f}%"
+    return f"{value:.4f}" if abs(value) < 10 else f"{value:,.2f}"
+
+
+__all__ = ["DIAGNOSTICS", "GRAD_NORMS", "REPORT", "build_report"]

@@ -1,0 +1,227 @@
+"""Summaries of finished runs, read from their files: the ``deepfit runs`` listing and ``--compare``.
+
+Everything here is read defensively: a run still training, or one from an older deepfit, lacks some
+files, and the listing shows what is there instead of failing on the whole folder.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from deepfit.errors import RunError
+from deepfit.runs import CONFIG, DATA_REPORT, EVAL, METRICS, MODEL
+
+HEADLINE = {"classification": ("accuracy", "f1_macro"), "regression": ("rmse", "r2")}
+
+
+@dataclass
+class RunSummary:
+    path: Path
+    name: str
+    time: datetime
+    task: str
+    dataset: str
+    epochs: int
+    best_epoch: int | None
+    monitor: str
+    config: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    evaluation: dict[str, dict[str, Any]] = field(default_factory=dict)
+    data_report: dict[str, Any] = field(default_factory=dict)
+
+    def metric(self, split: str, name: str) -> float | None:
+        value = self.evaluation.get(split, {}).get(name)
+        return value if isinstance(value, int | float) else None
+
+
+def read_optional(path: Path) -> Any:
+    """JSON, JSON lines or YAML by suffix; None when the file is absent or unreadable (e.g. half written)."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".jsonl":  # a cut-off last line (a writer killed mid-line) costs that line only
+            return [row for row in map(_json_or_none, text.splitlines()) if row is not None]
+        if path.suffix in (".yaml", ".yml"):
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+
+
+def _json_or_none(line: str) -> Any:
+    try:
+        return json.loads(line) if line.strip() else None
+    except ValueError:
+        return None
+
+
+def summarize_run(run_dir: str | Path) -> RunSummary:
+    """What ``deepfit runs`` and the report header show, from the files of one run directory."""
+    path = Path(run_dir)
+    config = read_optional(path / CONFIG) or {}
+    history = read_optional(path / METRICS) or []
+    evaluation = read_optional(path / EVAL) or {}
+    data_report = read_optional(path / DATA_REPORT) or {}
+    meta = read_optional(path / MODEL / "meta.json") or {}
+    task = (meta.get("spec") or {}).get("task") or data_report.get("task") or _task_from_metrics(evaluation)
+    data_cfg, train_cfg = config.get("data") or {}, config.get("train") or {}
+    stopping = train_cfg.get("early_stopping") or {}
+    monitor = stopping.get("monitor") or "loss"
+    return RunSummary(
+        path=path,
+        name=(config.get("output") or {}).get("name") or path.name,
+        time=_finished_at(path),
+        task=task or "unknown",
+        dataset=str(data_cfg.get("source") or "in-memory frame"),
+        epochs=len(history),
+        best_epoch=best_epoch(history, monitor, float(stopping.get("min_delta") or 0.0)),
+        monitor=monitor,
+        config=config,
+        history=history,
+        evaluation=evaluation,
+        data_report=data_report,
+    )
+
+
+def best_epoch(history: list[dict[str, Any]], monitor: str, min_delta: float = 0.0) -> int | None:
+    """The epoch early stopping kept: best ``val_<monitor>``, else best ``train_loss`` (as the trainer does)."""
+    from deepfit.evaluation.metrics import is_better
+
+    key = f"val_{monitor}" if any(f"val_{monitor}" in row for row in history) else "train_loss"
+    name = monitor if key.startswith("val_") else "loss"
+    best, epoch = None, None
+    for i, row in enumerate(history):
+        value = row.get(key)
+        if isinstance(value, int | float) and is_better(name, value, best, min_delta):
+            best, epoch = value, row.get("epoch", i + 1)
+    return epoch
+
+
+def find_runs(folder: str | Path) -> list[RunSummary]:
+    """Runs directly inside ``folder`` (or ``folder`` itself when it is a run), oldest first."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise RunError(
+            f"{folder} is not a folder", hint="pass the folder holding your runs (output.dir, default runs/)"
+        )
+    candidates = [folder] if _is_run(folder) else sorted(p for p in folder.iterdir() if p.is_dir() and _is_run(p))
+    return sorted((summarize_run(p) for p in candidates), key=lambda s: s.time)
+
+
+def resolve_run(name: str | Path, folder: str | Path = "runs") -> Path:
+    """``name`` as a path, or as a run inside ``folder`` (so ``--compare`` takes bare run names)."""
+    for path in (Path(name), Path(folder) / name):
+        if _is_run(path):
+            return path
+    raise RunError(f"{name} is not a deepfit run directory", hint=f"list the runs with `deepfit runs {folder}`")
+
+
+def runs_tables(runs: list[RunSummary], where: str = "") -> list[Any]:
+    """Rich tables, one per task (their headline metrics differ), one row per run, oldest first."""
+    from rich import box
+    from rich.table import Table
+
+    tables = []
+    for task in dict.fromkeys(r.task for r in runs):
+        title = f"{task.capitalize()} runs{f' in {where}' if where else ''}"
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0))
+        table.add_column("run", overflow="fold", min_width=6)
+        table.add_column("finished", min_width=10)
+        table.add_column("dataset", overflow="fold", min_width=6)
+        table.add_column("epochs\n(best)", justify="right", no_wrap=True)
+        metrics = HEADLINE.get(task, ())
+        for metric in metrics:  # numbers never wrap or get cut; narrow terminals fold the names instead
+            table.add_column(f"{metric}\nval", justify="right", no_wrap=True)
+            table.add_column(f"{metric}\ntest", justify="right", no_wrap=True)
+        for run in (r for r in runs if r.task == task):
+            best = "" if run.best_epoch is None else f" ({run.best_epoch})"
+            cells = [run.name, run.time.strftime("%Y-%m-%d %H:%M"), run.dataset, f"{run.epochs}{best}"]
+            cells += [format_metric(run.metric(split, m)) for m in metrics for split in ("validation", "test")]
+            table.add_row(*cells)
+        tables.append(table)
+    return tables
+
+
+def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as one level of dotted keys: ``{"train": {"lr": 1}}`` -> ``{"train.lr": 1}``."""
+    if not isinstance(config, dict) or (prefix and not config):
+        return {prefix.rstrip("."): config} if prefix else {}
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        out.update(flatten(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+    return out
+
+
+def config_diff(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """``(dotted key, value in a, value in b)`` for every key whose values differ; a missing key is None."""
+    flat_a, flat_b = flatten(a), flatten(b)
+    return [
+        (k, flat_a.get(k), flat_b.get(k))
+        for k in sorted(flat_a.keys() | flat_b.keys())
+        if flat_a.get(k) != flat_b.get(k)
+    ]
+
+
+def compare_tables(a: RunSummary, b: RunSummary) -> list[Any]:
+    """Two rich tables: the config keys that differ, then every metric of both runs side by side."""
+    from rich import box
+    from rich.table import Table
+
+    diff = Table(title="Config differences", title_justify="left", box=box.SIMPLE_HEAD)
+    diff.add_column("key")
+    diff.add_column(a.name)
+    diff.add_column(b.name)
+    for key, left, right in config_diff(a.config, b.config):
+        diff.add_row(key, _show(left), _show(right))
+    if not diff.rows:
+        diff.add_row("(none)", "", "")
+
+    metrics = Table(title="Metrics", title_justify="left", box=box.SIMPLE_HEAD)
+    metrics.add_column("metric")
+    splits = [s for s in ("validation", "test") if a.evaluation.get(s) or b.evaluation.get(s)]
+    for split in splits:
+        metrics.add_column(f"{split}\n{a.name}", justify="right")
+        metrics.add_column(f"{split}\n{b.name}", justify="right")
+    metrics.add_row("epochs (best)", *[f"{r.epochs} ({r.best_epoch or '—'})" for _ in splits for r in (a, b)])
+    for name in _scalar_metrics(a, b):
+        metrics.add_row(name, *[format_metric(r.metric(s, name)) for s in splits for r in (a, b)])
+    return [diff, metrics]
+
+
+def format_metric(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return str(value) if isinstance(value, int) else f"{value:.4f}"
+
+
+def _scalar_metrics(a: RunSummary, b: RunSummary) -> list[str]:
+    names: list[str] = []
+    for run in (a, b):
+        for split in run.evaluation.values():
+            names.extend(k for k, v in split.items() if isinstance(v, int | float) and k not in names)
+    return names
+
+
+def _show(value: Any) -> str:
+    return "—" if value is None else json.dumps(value) if isinstance(value, list | dict | bool) else str(value)
+
+
+def _is_run(path: Path) -> bool:
+    return (path / CONFIG).is_file() and ((path / EVAL).is_file() or (path / METRICS).is_file())
+
+
+def _finished_at(path: Path) -> datetime:
+    for name in (EVAL, METRICS, CONFIG):
+        if (path / name).is_file():
+            return datetime.fromtimestamp((path / name).stat().st_mtime)
+    return datetime.fromtimestamp(path.stat().st_mtime)
+
+
+def _task_from_metrics(evaluation: dict[str, Any]) -> str | None:
+    split = next(iter(evaluation.values()), {})
+    return "classification" if "accuracy" in split else "regression" if "rmse" in split else None

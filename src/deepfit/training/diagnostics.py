@@ -1,0 +1,533 @@
+"""Training that explains itself: a callback that notices silent failures and says what to change.
+
+``Diagnostics`` samples per-layer gradient norms every ``every_n_steps`` optimizer steps (one host sync
+per sample, none in between), measures dead ReLU units on the next batch through one-shot forward hooks,
+and reads the loss curves once per epoch. Each problem becomes a :class:`Finding` naming the epoch, the
+layers and the config keys to change; findings go to ``diagnostics.json`` and the samples to
+``grad_norms.jsonl`` in the run directory (when there is one), rewritten atomically at an epoch end that
+has news, at the end of the run, and when training fails. The detectors are pure functions of the numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from deepfit.config import DiagnosticsConfig
+from deepfit.runs import read_jsonl, write_json, write_jsonl
+from deepfit.training.checkpoint import unwrap
+
+GRAD_NORMS = "grad_norms.jsonl"
+DIAGNOSTICS = "diagnostics.json"
+_RELUS = (nn.ReLU, nn.ReLU6)
+_SATURATING = (nn.Sigmoid, nn.Tanh)
+_MIN_ROWS = 16  # "zero for every sample" means little on a smaller batch
+_SPIKE_WINDOW = 20  # samples in the running median of the gradient norm
+_WRITE_EVERY_S = 10.0  # files rewritten at most this often mid-run (always on a finding and at the end)
+_TITLES = {"dead_relus": "dead ReLU units", "non_finite_gradients": "inf/NaN gradients"}  # default: kind
+
+
+@dataclass
+class Finding:
+    """One problem seen during training: what, when, where, and what to try (with the config keys)."""
+
+    kind: str  # vanishing_gradients, exploding_gradients, non_finite_gradients, divergence, ...
+    epoch: int  # 1-based, as in metrics.jsonl
+    layers: list[str]
+    message: str
+    fix: str
+    severity: str = "warning"  # info | warning | error
+
+    def line(self) -> str:
+        title = _TITLES.get(self.kind, self.kind.replace("_", " "))
+        return f"epoch {self.epoch}, {title}: {self.message} Try: {self.fix}."
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------- gradient checks (one sample)
+def non_finite_gradients(norms: dict[str, float], epoch: int, step: int, lr: float) -> Finding | None:
+    bad = [name for name, value in norms.items() if not math.isfinite(value)]
+    if not bad:
+        return None
+    message = (
+        f"the gradients of {_names(bad)} are inf or NaN at step {step}: one optimizer step with them ruins the weights."
+    )
+    fix = f"{_lower_lr(lr)}, train.clip_grad_norm: 1.0, and check the data for extreme values"
+    return Finding("non_finite_gradients", epoch, bad, message, fix, "error")
+
+
+def vanishing_gradients(
+    norms: dict[str, float], epoch: int, ratio: float, saturating: list[str], has_batch_norm: bool
+) -> Finding | None:
+    """Layers whose gradient norm is ``ratio`` times or more below the output layer's (the last one)."""
+    names = list(norms)
+    if len(names) < 2 or not norms[names[-1]] > 0:
+        return None
+    output, ref = names[-1], norms[names[-1]]
+    small = [n for n in names[:-1] if norms[n] * ratio <= ref]
+    if not small:
+        return None
+    low = min(norms[n] for n in small)
+    size = f"up to {_times(ref / low)} times smaller than" if low > 0 else "zero, against"
+    message = (
+        f"the gradient norms of {_names(small)} are {size} the output layer {output}'s "
+        f"({low:.2g} vs {ref:.2g}); these layers barely learn."
+    )
+    fixes = [] if has_batch_norm else ["model.batch_norm: true"]
+    if saturating:
+        fixes.append(f"model.activation: relu (the model uses {', '.join(saturating)})")
+    fixes += ["model.init: kaiming", "fewer layers in model.hidden"]
+    return Finding("vanishing_gradients", epoch, small, message, _or(fixes))
+
+
+def exploding_gradients(
+    norms: dict[str, float], previous: list[dict[str, float]], initial: float, epoch: int, factor: float, lr: float
+) -> Finding | None:
+    """The total norm above ``factor`` times both the running median of earlier samples (3 or more) and
+    ``initial``, the starting scale (median of the first samples): once a classifier fits, most batches
+    give tiny gradients and a hard one a 20-fold spike, which is noise, not an explosion."""
+    if len(previous) < 3:
+        return None
+    total, median = _total(norms), statistics.median(_total(p) for p in previous)
+    if not total > factor * max(median, initial):
+        return None
+    rise = {n: v / max(statistics.median(p.get(n, 0.0) for p in previous), 1e-30) for n, v in norms.items()}
+    spiking = [n for n in norms if rise[n] > factor] or [max(rise, key=rise.__getitem__)]
+    message = (
+        f"the gradient norm jumped to {total:.3g}, {_times(total / median)} times its running median "
+        f"({median:.3g}), led by {_names(spiking)}."
+    )
+    fix = f"train.clip_grad_norm: 1.0, {_lower_lr(lr)}, or model.batch_norm: true"
+    return Finding("exploding_gradients", epoch, spiking, message, fix, "error")
+
+
+# ---------------------------------------------------------------- loss-curve checks (once per epoch)
+def divergence(history: list[dict[str, Any]], config: DiagnosticsConfig, lr: float) -> Finding | None:
+    """Training loss far above its first epoch's, or rising epoch after epoch to twice its lowest and back
+    above the midpoint between its first value and its lowest (noise at a small loss does not count)."""
+    losses = [row["train_loss"] for row in history]
+    if len(losses) < 2 or not all(map(math.isfinite, losses)):
+        return None
+    first, last, low, epoch = losses[0], losses[-1], min(losses), len(losses)
+    recent = losses[-config.rising_epochs - 1 :]
+    rising = len(recent) > config.rising_epochs and all(b > a for a, b in pairwise(recent))
+    if last > config.divergence_factor * first:
+        why = f"{last / first:.1f} times its first-epoch value ({first:.4g})"
+    elif rising and last >= 2 * low and last - low >= 0.5 * (first - low):  # gave back half the gain
+        why = f"up {config.rising_epochs} epochs in a row from its lowest ({low:.4g})"
+    else:
+        return None
+    message = f"the training loss is diverging: {last:.4g} at epoch {epoch}, {why}."
+    fix = f"{_lower_lr(lr)}, train.clip_grad_norm: 1.0, and data.preprocess.scaling: standard"
+    return Finding("divergence", epoch, [], message, fix, "error")
+
+
+def overfitting(history: list[dict[str, Any]], config: DiagnosticsConfig) -> Finding | None:
+    """Validation loss well above its best while training loss keeps falling, on ``patience``-epoch means.
+
+    Means, not single epochs: a small validation set makes the loss jump, and its lucky minimum is no
+    baseline. "Well above": the last window's mean exceeds the best window's by ``overfit_rise`` of it
+    and of the whole gain of training (first-epoch training loss down to that best), so the creeping
+    loss of a near-perfect classifier (growing confidence, not memorisation) does not count.
+    """
+    rows, n = [row for row in history if "val_loss" in row], config.patience
+    val, train = _means([r["val_loss"] for r in rows], n), _means([r["train_loss"] for r in rows], n)
+    if len(val) <= n:  # the best and the last windows must not overlap
+        return None
+    b = min(range(len(val) - n), key=val.__getitem__)
+    rise, gain = val[-1] - val[b], rows[0]["train_loss"] - val[b]
+    if rise < config.overfit_rise * max(val[b], gain) or train[-1] >= train[b]:
+        return None
+    last, best = rows[-1], min(rows, key=lambda row: row["val_loss"])
+    span = f"epochs {rows[b]['epoch']}–{rows[b + n - 1]['epoch']}"
+    message = (
+        f"validation loss ({n}-epoch mean) rose from {val[b]:.4g} ({span}) to {val[-1]:.4g} while training "
+        f"loss fell from {train[b]:.4g} to {train[-1]:.4g}: the train/validation gap grew from "
+        f"{val[b] - train[b]:.4g} to {val[-1] - train[-1]:.4g}."
+    )
+    fix = _or(
+        [
+            "more regularisation (raise model.dropout or train.weight_decay)",
+            "more data or augmentation",
+            "a smaller model.hidden",
+            f"train.early_stopping.enabled: true (it keeps the epoch-{best['epoch']} weights)",
+        ]
+    )
+    return Finding("overfitting", last["epoch"], [], message, fix)
+
+
+def underfitting(
+    history: list[dict[str, Any]], config: DiagnosticsConfig, lr: float, n_classes: int | None = None
+) -> Finding | None:
+    """After ``patience`` epochs, training loss flat (within ``underfit_ratio`` of its first value) or at chance.
+
+    Chance is the cross-entropy of a uniform guess, ln(n_classes), when ``n_classes`` is known; a flat
+    classification loss far below it (a model converged within its first epoch) does not count.
+    """
+    if len(history) < config.patience:
+        return None
+    first, last, epoch = history[0]["train_loss"], history[-1]["train_loss"], len(history)
+    chance = math.log(n_classes) if n_classes and n_classes > 1 else None
+    ratio = config.underfit_ratio
+    flat = ratio * first <= last <= first / ratio and (chance is None or last >= 0.25 * chance)
+    at_chance = chance is not None and abs(last - chance) <= 0.1 * chance
+    if not (flat or at_chance):
+        return None
+    why = f"{last / first:.0%} of its first-epoch value {first:.4g}" if flat else "no better than guessing"
+    if chance is not None:
+        why += f"; chance level for {n_classes} classes is {chance:.3g}"
+    verdict = "learns too slowly" if last < 0.99 * first else "is not learning"
+    message = f"the model {verdict}: training loss {last:.4g} after {epoch} epochs is {why}."
+    fix = _or(
+        [
+            f"train.lr: {lr * 10:g} (now {lr:g})",
+            "a bigger model.hidden",
+            "less regularisation (model.dropout, train.weight_decay)",
+            "more train.epochs",
+            "check that the features predict the target",
+        ]
+    )
+    return Finding("underfitting", epoch, [], message, fix)
+
+
+def dead_relus(fractions: dict[str, float], epoch: int, threshold: float) -> Finding | None:
+    dead = [name for name, value in fractions.items() if value > threshold]
+    if not dead:
+        return None
+    parts = ", ".join(f"{name} ({fractions[name]:.0%})" for name in dead)
+    message = f"the ReLUs after layer{'s' if len(dead) > 1 else ''} {parts} output zero for every sample of a batch."
+    fix = _or(
+        ["model.activation: leaky_relu or gelu", "a lower train.lr", "model.init: kaiming", "model.batch_norm: true"]
+    )
+    return Finding("dead_relus", epoch, dead, message, fix)
+
+
+# ---------------------------------------------------------------- the callback
+class Diagnostics:
+    """Callback: watch gradients, dead units and loss curves; report each new finding once.
+
+    ``run_dir`` None keeps everything on the object (``.findings``, ``.rows``); ``console`` (rich) prints
+    each new finding as one line; ``n_classes`` enables the chance-level check of classification.
+    """
+
+    def __init__(
+        self,
+        run_dir: str | Path | None = None,
+        *,
+        config: DiagnosticsConfig | dict[str, Any] | None = None,
+        console: Any = None,
+        n_classes: int | None = None,
+    ) -> None:
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.config = config if isinstance(config, DiagnosticsConfig) else DiagnosticsConfig(**(config or {}))
+        self.console = console
+        self.n_classes = n_classes
+        self.findings: list[Finding] = []
+        self.rows: list[dict[str, Any]] = []  # one per gradient sample, as in grad_norms.jsonl
+        self._state = _Watch()
+
+    # events -----------------------------------------------------------------
+    def on_fit_begin(self, state: Any) -> None:
+        self._state = _Watch.of(unwrap(state.model))
+        self._state.train = state
+        self.findings, self.rows = [], []
+        saved = state.extra.get("diagnostics")
+        if saved and state.step:  # resumed: keep what the first part of the run found
+            self.findings = [Finding(**f) for f in saved["findings"]]
+            self.rows = [r for r in self._read_rows() if r["step"] < state.step]
+
+    def after_backward(self, state: Any) -> None:
+        if state.step < self._state.next_check:  # the only cost of a step that is not sampled
+            return
+        self._collect(state, forward_done=True)
+        if state.step >= self._state.next_sample:
+            self._sample(state)
+            self._state.next_sample = state.step + self.config.every_n_steps
+        self._state.next_check = state.step + 1 if self._state.outstanding() else self._state.next_sample
+
+    def on_epoch_end(self, state: Any) -> None:
+        self._collect(state, forward_done=False)
+        if self._state.outstanding():  # hooks still waiting for a forward pass: look at the next step
+            self._state.next_check = state.step
+        lr = _base_lr(state)
+        self._report(divergence(state.history, self.config, lr))
+        self._report(overfitting(state.history, self.config))
+        self._report(self._with_cause(underfitting(state.history, self.config, lr, self.n_classes)))
+        state.extra["diagnostics"] = {"findings": [f.to_dict() for f in self.findings]}
+        self._write()
+
+    def on_fit_end(self, state: Any) -> None:
+        self._state.fit_ended = True
+        self._recheck_underfitting(state)
+        self._write(final=True)
+
+    def close(self) -> None:
+        """Called even when training fails: look at the last gradients, then save what was found."""
+        watch = self._state
+        watch.disarm()
+        if watch.model is not None and not watch.fit_ended and not watch.closed:
+            watch.closed = True
+            self._last_look()
+            self._write(final=True)
+
+    # results ----------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """Everything in ``diagnostics.json``: the findings and a few numbers to read them by."""
+        rows = self.rows
+        layers = list(rows[-1]["grad_norm"]) if rows else []
+        stats: dict[str, Any] = {
+            "samples": len(rows),
+            "every_n_steps": self.config.every_n_steps,
+            "layers": layers,
+            "max_grad_norm": {n: max(r["grad_norm"].get(n, 0.0) for r in rows) for n in layers},
+            "last": rows[-1] if rows else None,
+        }
+        history = self._state.train.history if self._state.train is not None else []
+        if history:
+            best = min(history, key=lambda r: r.get("val_loss", math.inf))
+            stats.update(epochs=len(history), first_train_loss=history[0]["train_loss"])
+            stats.update(last_train_loss=history[-1]["train_loss"])
+            if "val_loss" in best:
+                gap = history[-1]["val_loss"] - history[-1]["train_loss"]
+                stats.update(best_val_loss=best["val_loss"], best_val_epoch=best["epoch"], train_val_gap=gap)
+        return {"findings": [f.to_dict() for f in self.findings], "summary": stats}
+
+    def summary_lines(self) -> list[str]:
+        if not self.findings:
+            return [f"no problems found ({len(self.rows)} gradient samples, loss curves, dead units)"]
+        return [f.line() for f in self.findings]
+
+    # internals --------------------------------------------------------------
+    def _sample(self, state: Any) -> None:
+        watch = self._state
+        params = [(name, p) for name, p in watch.weights if p.grad is not None]
+        if not params:
+            return
+        grads = [torch.linalg.vector_norm(p.grad.detach(), dtype=torch.float32) for _, p in params]
+        weights = [torch.linalg.vector_norm(p.detach(), dtype=torch.float32) for _, p in params]
+        values = torch.stack(grads + weights).tolist()  # the one host sync of this sample
+        names, n, scale = [name for name, _ in params], len(params), _loss_scale(state)
+        row = {"step": state.step, "epoch": state.epoch + 1}
+        row.update(grad_norm=dict(zip(names, [v / scale for v in values[:n]], strict=True)))
+        row["weight_norm"] = dict(zip(names, values[n:], strict=True))
+        previous = [r["grad_norm"] for r in self.rows[-_SPIKE_WINDOW:]]
+        initial = statistics.median(_total(r["grad_norm"]) for r in self.rows[:3]) if self.rows else math.inf
+        self.rows.append(row)
+        if self.config.track_updates:
+            watch.update = (row, params, [p.detach().clone() for _, p in params])
+        watch.arm(row)
+        self._check_gradients(row["grad_norm"], previous, initial, state, scaled=scale != 1.0)
+
+    def _check_gradients(
+        self, norms: dict[str, float], previous: list[dict[str, float]], initial: float, state: Any, scaled: bool
+    ) -> None:
+        epoch, lr, watch = state.epoch + 1, _base_lr(state), self._state
+        bad = non_finite_gradients(norms, epoch, state.step, lr)
+        if bad is not None:
+            if not scaled:  # fp16 loss scaling overflows now and then by design, and skips those steps
+                self._report(bad)
+            return
+        self._report(exploding_gradients(norms, previous, initial, epoch, self.config.spike_factor, lr))
+        ratio = self.config.vanishing_ratio
+        self._report(vanishing_gradients(norms, epoch, ratio, watch.saturating, watch.has_batch_norm))
+
+    def _collect(self, state: Any, *, forward_done: bool) -> None:
+        """Finish the last sample: update sizes and dead-unit fractions, in one host sync."""
+        watch = self._state
+        keys, tensors = [], []
+        if watch.update is not None:
+            row, params, before = watch.update
+            for (name, p), old in zip(params, before, strict=True):
+                keys.append(("update_ratio", name, row))
+                tensors.append(torch.linalg.vector_norm(p.detach() - old, dtype=torch.float32))
+            watch.update = None
+        for name, (row, fraction) in watch.dead.items():
+            keys.append(("dead_fraction", name, row))
+            tensors.append(fraction.float())
+        watch.dead = {}
+        if forward_done:
+            watch.disarm()  # a ReLU the last forward pass did not reach: stop waiting for it
+        if not tensors:
+            return
+        dead: dict[str, float] = {}
+        for (kind, name, row), value in zip(keys, torch.stack(tensors).tolist(), strict=True):
+            if kind == "update_ratio":
+                value /= max(row["weight_norm"][name], 1e-12)
+            else:
+                dead[name] = value
+            row.setdefault(kind, {})[name] = value
+        self._report(dead_relus(dead, state.epoch + (1 if forward_done else 0), self.config.dead_fraction))
+
+    def _last_look(self) -> None:
+        """After a failure (NaN loss): were the last gradients already non-finite?"""
+        params = [(name, p) for name, p in self._state.weights if p.grad is not None]
+        if params and _loss_scale(self._state.train) == 1.0:
+            norms = torch.stack([torch.linalg.vector_norm(p.grad.detach(), dtype=torch.float32) for _, p in params])
+            values = dict(zip([name for name, _ in params], norms.tolist(), strict=True))
+            state = self._state.train  # the failed epoch is not in the history yet
+            self._report(non_finite_gradients(values, len(state.history) + 1, state.step - 1, _base_lr(state)))
+
+    def _recheck_underfitting(self, state: Any) -> None:
+        """A slow start is not a failure: if the model learned later, say so and lower the severity."""
+        found = next((f for f in self.findings if f.kind == "underfitting"), None)
+        lr = _base_lr(state)
+        if found is not None and underfitting(state.history, self.config, lr, self.n_classes) is None:
+            last = state.history[-1]
+            found.severity = "info"
+            found.message += f" It learned later: training loss {last['train_loss']:.4g} at epoch {last['epoch']}."
+
+    def _with_cause(self, finding: Finding | None) -> Finding | None:
+        """A model that does not learn because its gradients vanish or its units died: say so."""
+        cause = next((f for f in self.findings if f.kind in ("vanishing_gradients", "dead_relus")), None)
+        if finding is not None and cause is not None:
+            title = _TITLES.get(cause.kind, cause.kind.replace("_", " "))
+            finding.message += f" The {title} seen at epoch {cause.epoch} are the likely cause."
+        return finding
+
+    def _report(self, finding: Finding | None) -> None:
+        if finding is None or any(f.kind == finding.kind for f in self.findings):
+            return  # each kind is reported once, at its first sighting
+        self.findings.append(finding)
+        if self.console is not None:
+            from rich.markup import escape
+
+            colour = "red" if finding.severity == "error" else "yellow"
+            self.console.print(f"[{colour}]diagnostics[/{colour}] {escape(finding.line())}")
+
+    def _write(self, *, final: bool = False) -> None:
+        """Rewrite the files at the end, on a new finding, and otherwise at most every ``_WRITE_EVERY_S``
+        seconds: each atomic write costs an fsync (~10 ms), a lot next to a small model's epoch."""
+        watch, now = self._state, time.monotonic()
+        new_rows = len(self.rows) != watch.rows_written
+        due = new_rows and now - watch.written_at >= _WRITE_EVERY_S
+        if self.run_dir is None or not (final or due or len(self.findings) != watch.findings_written):
+            return
+        if new_rows:
+            write_jsonl(self.run_dir / GRAD_NORMS, self.rows)
+        write_json(self.run_dir / DIAGNOSTICS, self.summary())
+        watch.rows_written, watch.findings_written, watch.written_at = len(self.rows), len(self.findings), now
+
+    def _read_rows(self) -> list[dict[str, Any]]:
+        return read_jsonl(self.run_dir / GRAD_NORMS) if self.run_dir is not None else []
+
+
+@dataclass
+class _Watch:
+    """Per-fit bookkeeping: which layers to watch, what is pending, when to look next."""
+
+    model: nn.Module | None = None
+    weights: list[tuple[str, nn.Parameter]] = field(default_factory=list)
+    relus: list[tuple[str, nn.Module]] = field(default_factory=list)  # (name of the layer before, module)
+    saturating: list[str] = field(default_factory=list)
+    has_batch_norm: bool = False
+    next_check: int = 0
+    next_sample: int = 0
+    update: tuple[dict[str, Any], list[tuple[str, nn.Parameter]], list[torch.Tensor]] | None = None
+    dead: dict[str, tuple[dict[str, Any], torch.Tensor]] = field(default_factory=dict)
+    hooks: dict[str, Any] = field(default_factory=dict)
+    train: Any = None  # the TrainState of this fit
+    rows_written: int = 0
+    findings_written: int = 0
+    written_at: float = -math.inf
+    fit_ended: bool = False
+    closed: bool = False
+
+    @classmethod
+    def of(cls, model: nn.Module) -> _Watch:
+        watch, layer = cls(model=model), ""
+        for name, module in model.named_modules():
+            name = name or type(module).__name__  # the model itself is a layer: nn.Linear(1, 1)
+            weight = getattr(module, "weight", None)
+            # Matrices of Linear/Conv layers: embeddings get sparse, incomparable gradients.
+            if isinstance(weight, nn.Parameter) and weight.ndim >= 2 and not isinstance(module, nn.Embedding):
+                if weight.requires_grad:
+                    watch.weights.append((name, weight))
+                layer = name
+            elif isinstance(module, _RELUS):
+                watch.relus.append((layer or name, module))
+            elif isinstance(module, _SATURATING):
+                watch.saturating.append(type(module).__name__)
+            watch.has_batch_norm |= isinstance(module, nn.modules.batchnorm._BatchNorm)
+        watch.saturating = sorted(set(watch.saturating))
+        return watch
+
+    def outstanding(self) -> bool:
+        return self.update is not None or bool(self.hooks) or bool(self.dead)
+
+    def arm(self, row: dict[str, Any]) -> None:
+        """One-shot forward hooks: the next batch through each ReLU measures its dead units, then unhooks."""
+        for name, module in self.relus:
+            if name not in self.hooks:
+                self.hooks[name] = module.register_forward_hook(self._dead_hook(name, row))
+
+    def disarm(self) -> None:
+        for handle in self.hooks.values():
+            handle.remove()
+        self.hooks = {}
+
+    def _dead_hook(self, name: str, row: dict[str, Any]) -> Any:
+        def hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
+            self.hooks.pop(name).remove()
+            fraction = dead_fraction(output)
+            if fraction is not None:
+                self.dead[name] = (row, fraction)
+
+        return hook
+
+
+def dead_fraction(output: torch.Tensor) -> torch.Tensor | None:
+    """Fraction of units (features, or channels of a conv) that are zero for every row of a batch."""
+    if output.ndim < 2:
+        return None
+    out = output.detach()
+    unit_dim = -1 if out.ndim == 3 else 1  # (N, T, F) sequences; (N, F) and (N, C, H, W) otherwise
+    out = out.movedim(unit_dim, -1).reshape(-1, out.shape[unit_dim])
+    if out.shape[0] < _MIN_ROWS:
+        return None
+    return 1.0 - (out > 0).any(dim=0).float().mean()
+
+
+def _loss_scale(state: Any) -> float:
+    """The factor of an fp16 GradScaler on ``state.scaler``, if the trainer uses one (1.0 otherwise)."""
+    scaler = getattr(state, "scaler", None)
+    return float(scaler.get_scale()) if scaler is not None and scaler.is_enabled() else 1.0
+
+
+def _base_lr(state: Any) -> float:
+    return float(getattr(state.schedule, "base_lr", None) or state.optimizer.param_groups[0]["lr"])
+
+
+def _lower_lr(lr: float) -> str:
+    return f"train.lr: {lr / 10:g} (now {lr:g})"
+
+
+def _means(values: list[float], window: int) -> list[float]:
+    """Means of every ``window`` consecutive values (none when there are fewer)."""
+    return [statistics.fmean(values[i : i + window]) for i in range(len(values) - window + 1)]
+
+
+def _total(norms: dict[str, float]) -> float:
+    return math.sqrt(sum(v * v for v in norms.values()))
+
+
+def _names(layers: list[str], most: int = 4) -> str:
+    shown = ", ".join(layers[:most]) + (f" and {len(layers) - most} more" if len(layers) > most else "")
+    return f"layer{'s' if len(layers) > 1 else ''} {shown}"
+
+
+def _times(factor: float) -> str:
+    return f"{factor:,.0f}" if factor < 1e4 else f"{factor:.0e}"
+
+
+def _or(options: list[str]) -> str:
+    return ", ".join(options[:-1]) + f" or {options[-1]}" if len(options) > 1 else options[0]
