@@ -54,7 +54,7 @@ def train(
     from deepfit.training.callbacks import Checkpointer, MetricsLog, ProgressBar
     from deepfit.training.diagnostics import Diagnostics
     from deepfit.training.loggers import build_loggers, require_loggers
-    from deepfit.training.trainer import Trainer, seed_everything
+    from deepfit.training.trainer import Trainer, check_settings, seed_everything
 
     started = time.perf_counter()
     checkpoint = None
@@ -65,6 +65,7 @@ def train(
         cfg = load_config(config, _merge_overrides(overrides, kwargs)).with_absolute_paths()
     console = make_console(quiet)
     require_loggers(cfg.output.loggers)
+    check_settings(cfg.train)
     prepared = prepare(cfg, data)
     spec = prepared.spec
     print_lines(console, "Data", [*summarize(prepared.report), _splits_line(prepared.report)])

@@ -270,7 +270,7 @@ class EarlyStoppingConfig(Section):
     @field_validator("monitor")
     @classmethod
     def _known_metric(cls, value: str) -> str:
-        from deepfit.evaluation.metrics import metric_info
+        from deepfit.evaluation.registry import metric_info
 
         return metric_info(value.removeprefix("val_")).name
 
@@ -357,7 +357,7 @@ class EvalConfig(Section):
     @field_validator("metrics")
     @classmethod
     def _known_metrics(cls, value: list[str] | None) -> list[str] | None:
-        from deepfit.evaluation.metrics import metric_info
+        from deepfit.evaluation.registry import metric_info
 
         for name in value or []:
             metric_info(name)  # raises ValueError naming the known metrics
@@ -423,7 +423,7 @@ class TuneConfig(Section):
     @field_validator("metric")
     @classmethod
     def _known_metric(cls, value: str) -> str:
-        from deepfit.evaluation.metrics import metric_info
+        from deepfit.evaluation.registry import metric_info
 
         return value if value == "auto" else metric_info(value.removeprefix("val_")).name
 

@@ -90,7 +90,7 @@ def summarize_run(run_dir: str | Path) -> RunSummary:
 
 def best_epoch(history: list[dict[str, Any]], monitor: str, min_delta: float = 0.0) -> int | None:
     """The epoch early stopping kept: best ``val_<monitor>``, else best ``train_loss`` (as the trainer does)."""
-    from deepfit.evaluation.metrics import is_better
+    from deepfit.evaluation.registry import is_better
 
     key = f"val_{monitor}" if any(f"val_{monitor}" in row for row in history) else "train_loss"
     name = monitor if key.startswith("val_") else "loss"

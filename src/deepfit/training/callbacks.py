@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from deepfit.evaluation.metrics import is_better, metric_info
+from deepfit.evaluation.registry import is_better, metric_info
 from deepfit.runs import CHECKPOINTS, METRICS, write_jsonl
 
 EVENTS = (

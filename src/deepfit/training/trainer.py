@@ -52,6 +52,15 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def check_settings(config: TrainConfig) -> None:
+    """Settings that cannot work on this machine, refused before any data is read or file written."""
+    device = resolve_device(config.device)
+    if config.precision == "fp16" and device.type != "cuda":
+        raise ConfigError(
+            "train.precision fp16 needs a CUDA GPU (gradient scaling)", hint="use train.precision: bf16 on the CPU"
+        )
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -194,11 +203,8 @@ class Trainer:
         return logs
 
     def _precision(self, device: torch.device) -> tuple[Any, torch.amp.GradScaler]:
+        check_settings(self.config)
         precision = self.config.precision
-        if precision == "fp16" and device.type != "cuda":
-            raise ConfigError(
-                "train.precision fp16 needs a CUDA GPU (gradient scaling)", hint="use train.precision: bf16 on the CPU"
-            )
         if precision == "fp32":
             autocast = contextlib.nullcontext
         else:

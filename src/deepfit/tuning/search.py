@@ -22,7 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 from deepfit.config import Config, TuneConfig, load_config
 from deepfit.console import make_console
 from deepfit.errors import ConfigError, DeepfitError, TrainingError
-from deepfit.evaluation.metrics import metric_info
+from deepfit.evaluation.registry import metric_info
 from deepfit.tuning.space import Param, check_keys, grid_space, parse_space, suggest_all
 from deepfit.tuning.study import (
     STUDY_FILE,
