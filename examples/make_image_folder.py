@@ -34,7 +34,10 @@ def draw(shape: str, size: int, rng: np.random.Generator) -> Image.Image:
         corners = 4 if shape == "square" else 3
         turn = rng.uniform(0, 2 * math.pi)
         points = [
-            (cx + radius * math.cos(turn + 2 * math.pi * k / corners), cy + radius * math.sin(turn + 2 * math.pi * k / corners))
+            (
+                cx + radius * math.cos(turn + 2 * math.pi * k / corners),
+                cy + radius * math.sin(turn + 2 * math.pi * k / corners),
+            )
             for k in range(corners)
         ]
         pen.polygon(points, fill=fill)

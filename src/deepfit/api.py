@@ -70,6 +70,7 @@ def train(
     spec = prepared.spec
     print_lines(console, "Data", [*summarize(prepared.report), _splits_line(prepared.report)])
 
+    cfg.data.kind = spec.kind  # saved resolved, like model.name: the run never depends on detection again
     cfg.model, choice = resolve_model(cfg.model, spec)  # model.name auto → a concrete, saved architecture
     seed_everything(cfg.train.seed)  # the same config and seed give the same initial weights
     model = build_model(cfg.model, spec)
@@ -130,7 +131,8 @@ def train(
         console.print(per_class_table(metrics["test"]))
     for diagnosis in diagnostics:
         print_lines(console, "Diagnostics", diagnosis.summary_lines())
-    _write_report(run, console)
+    if cfg.output.report:
+        _write_report(run, console)
     seconds = time.perf_counter() - started
     console.print(f"Run saved to [bold]{run}[/bold] ({seconds:.1f} s, best epoch {fit.best_epoch} of {fit.epochs})")
     return TrainResult(run, metrics, fit.history, fit.best_epoch, fit.stop_reason, seconds)

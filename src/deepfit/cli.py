@@ -53,13 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="metrics of a trained run (stored, or on new labelled data)")
     p.add_argument("run_dir")
-    p.add_argument("--data", help="a labelled CSV/Parquet/NPZ file to evaluate on")
+    p.add_argument("--data", help="a labelled CSV/Parquet/NPZ file, or an image folder of class sub-folders")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("predict", help="predict raw input with a trained run")
     p.add_argument("run_dir")
-    p.add_argument("input", help="CSV/Parquet/NPZ file of raw feature rows")
+    p.add_argument("input", help="CSV/Parquet/NPZ file of raw feature rows, or a folder of images")
     p.add_argument("-o", "--output", required=True, help="CSV file to write")
     p.set_defaults(func=_predict)
 

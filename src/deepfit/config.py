@@ -211,7 +211,9 @@ class ModelConfig(Section):
         default_factory=lambda: [32, 64, 128],
         description="cnn, resnet: convolution widths, one stage each (halving the resolution between stages).",
     )
-    blocks: int = Field(2, ge=1, description="cnn: conv-BN-activation layers per stage; resnet: basic blocks per stage.")
+    blocks: int = Field(
+        2, ge=1, description="cnn: conv-BN-activation layers per stage; resnet: basic blocks per stage."
+    )
 
     @field_validator("channels")
     @classmethod
@@ -368,6 +370,7 @@ class OutputConfig(Section):
     dir: str = Field("runs", description="Folder for run directories (relative to the working directory).")
     name: str | None = Field(None, description="Run name; default: the config file's name.")
     checkpoint_every: int = Field(1, ge=1, description="Epochs between checkpoints.")
+    report: bool = Field(True, description="Write report.html at the end of the run (deepfit report RUN_DIR rebuilds it).")
     loggers: list[Literal["tensorboard", "mlflow"]] = Field(
         default_factory=list, description="Extra experiment loggers (each needs its extra: deepfit[tensorboard])."
     )

@@ -99,7 +99,9 @@ def test_mixup_blends_regression_targets() -> None:
 
 def test_augmentation_applies_to_training_batches_only(tmp_path: Path) -> None:
     write_shapes(tmp_path / "s", per_class=6, size=12)
-    config = {"data": {"source": str(tmp_path / "s"), "image": {"cache": False}, "augment": {"rotate": 20, "noise": 0.1}}}
+    config = {
+        "data": {"source": str(tmp_path / "s"), "image": {"cache": False}, "augment": {"rotate": 20, "noise": 0.1}}
+    }
     prepared = prepare(load_config(config))
     train, validation = prepared.tensors["train"], prepared.tensors["validation"]
     assert train.augment is not None and validation.augment is None and prepared.tensors["test"].augment is None
@@ -121,7 +123,10 @@ def test_training_with_mixup_uses_soft_targets_and_reports_metrics_on_hard_label
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 3))
     from deepfit.evaluation.evaluate import epoch_metrics_fn
 
-    trainer = Trainer({"epochs": 3, "batch_size": 16, "diagnostics": {"enabled": False}}, metrics_fn=epoch_metrics_fn("classification", "loss"))
+    trainer = Trainer(
+        {"epochs": 3, "batch_size": 16, "diagnostics": {"enabled": False}},
+        metrics_fn=epoch_metrics_fn("classification", "loss"),
+    )
     result = trainer.fit(model, train, val, task="classification")
     assert len(result.history) == 3
     assert all(0 <= row["val_accuracy"] <= 1 for row in result.history)

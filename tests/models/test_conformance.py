@@ -22,6 +22,7 @@ from deepfit.models.registry import architecture_names
 from deepfit.models.select import resolve_model
 from deepfit.predictor import Predictor, build_model, save_model
 from deepfit.training.losses import build_loss
+from tests.models.test_text import text_case
 
 Case = Callable[[Path], tuple[dict[str, Any], Any]]  # tmp_path -> (config, raw input for predict)
 
@@ -54,6 +55,8 @@ CASES: dict[str, Case] = {
     "mlp": iris_case({"name": "mlp", "hidden": [8], "dropout": 0.0}),
     "custom": iris_case({"name": "custom", "builder": "tests.models.builders:tiny_net"}),
     "auto": iris_case({"name": "auto", "dropout": 0.0}),
+    "text_rnn": text_case({"name": "text_rnn", "embedding_dim": 16, "rnn_hidden": 16, "dropout": 0.0}),
+    "transformer": text_case({"name": "transformer", "d_model": 16, "heads": 2, "layers": 1, "dropout": 0.0}),
 }
 
 

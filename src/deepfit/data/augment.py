@@ -123,9 +123,7 @@ OPS: dict[str, Op] = {
 }
 
 
-def mixup(
-    x: torch.Tensor, target: torch.Tensor, alpha: float, n_classes: int
-) -> tuple[torch.Tensor, torch.Tensor]:
+def mixup(x: torch.Tensor, target: torch.Tensor, alpha: float, n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Blend each image and its label with another image of the batch by ``lam ~ Beta(alpha, alpha)``.
 
     Class targets become probabilities (N x classes); regression targets are blended directly.

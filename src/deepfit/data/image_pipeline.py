@@ -43,7 +43,7 @@ TABLES = (".csv", ".tsv", ".parquet", ".pq")
 
 def detect_images(config: Config) -> bool:
     """data.kind auto: a config with a data.image section means images (folders are found before this)."""
-    return "image" in config.data.model_fields_set
+    return config.data.image != type(config.data.image)()  # a section that differs from the defaults
 
 
 def prepare_images(config: Config, frame: pd.DataFrame | None = None) -> PreparedData:
@@ -55,11 +55,16 @@ def prepare_images(config: Config, frame: pd.DataFrame | None = None) -> Prepare
     report: dict[str, Any] = {"rows_in": facts["rows_in"], "target": target, "source": facts["origin"]}
     report["missing_target_rows"] = facts["missing_target_rows"]
     task = data.task if data.task != "auto" else ("classification" if facts["folder"] else infer_task(records[target]))
+    if facts["folder"] and task == "regression":
+        raise ConfigError(
+            "data.task: regression needs numeric labels; an image folder's labels are its sub-folder names",
+            hint="use data.task: classification, or a CSV with a path column and a numeric label column",
+        )
     report["task"] = task
 
-    name = facts["path_column"]
-    records, report["duplicate_rows"], duplicates = _drop_duplicates(records, target, name, data.clean.drop_duplicates)
-    records, report["conflicts"] = _resolve_conflicts(records, target, name, task, data.clean.conflicts)
+    paths = facts["path_column"]
+    records, report["duplicate_rows"], duplicates = _drop_duplicates(records, target, paths, data.clean.drop_duplicates)
+    records, report["conflicts"] = _resolve_conflicts(records, target, paths, task, data.clean.conflicts)
     _check_usable(records, target, task, facts["origin"])
 
     parts = {name: (part, pixels) for name, part in _split(config, records, target, task).items()}
@@ -75,16 +80,7 @@ def prepare_images(config: Config, frame: pd.DataFrame | None = None) -> Prepare
         target=target, task=task, size=facts["size"], mode=facts["mode"], path_column=data.image.path_column
     )
     pre.fit(train_pixels[train[ROW].to_numpy()], train[target])
-    tensors, frames, unseen = {}, {}, {}
-    for name, (part, source_pixels) in parts.items():
-        if part.empty:
-            continue
-        y, known = pre.transform_target(part[target])
-        if not known.all():  # a class absent from train cannot be learned or scored
-            unseen[name] = int((~known).sum())
-            part = part[known]
-        tensors[name] = TensorData((pre.normalize(source_pixels[part[ROW].to_numpy()]),), y)
-        frames[name] = part.drop(columns=[HASH, ROW])
+    tensors, frames, unseen = _to_tensors(parts, pre, target)
     n_classes = len(pre.classes) if task == "classification" else 0
     tensors["train"].augment = build_augment(data.augment, pre.state["mean"], pre.state["std"], n_classes)
 
@@ -106,6 +102,23 @@ def prepare_images(config: Config, frame: pd.DataFrame | None = None) -> Prepare
         n_train=len(tensors["train"]),
     )
     return PreparedData(tensors, frames, spec, pre, None, report)
+
+
+def _to_tensors(
+    parts: dict[str, tuple[pd.DataFrame, np.ndarray]], pre: ImagePreprocessor, target: str
+) -> tuple[dict[str, TensorData], dict[str, pd.DataFrame], dict[str, int]]:
+    """Normalised inputs and targets of each non-empty split; rows of classes unseen in train are left out."""
+    tensors, frames, unseen = {}, {}, {}
+    for name, (part, pixels) in parts.items():
+        if part.empty:
+            continue
+        y, known = pre.transform_target(part[target])
+        if not known.all():  # a class absent from train cannot be learned or scored
+            unseen[name] = int((~known).sum())
+            part = part[known]
+        tensors[name] = TensorData((pre.normalize(pixels[part[ROW].to_numpy()]),), y)
+        frames[name] = part.drop(columns=[HASH, ROW])
+    return tensors, frames, unseen
 
 
 # ---------------------------------------------------------------- reading
@@ -195,7 +208,8 @@ def _drop_duplicates(
     first = dict(zip(zip(kept[HASH], kept[target], strict=True), kept[name], strict=True))
     copies = records[duplicated].head(5)
     examples = [
-        f"{copy} = {first[key]}" for copy, key in zip(copies[name], zip(copies[HASH], copies[target]), strict=True)
+        f"{copy} = {first[key]}"
+        for copy, key in zip(copies[name], zip(copies[HASH], copies[target], strict=True), strict=True)
     ]
     return records[~duplicated], int(duplicated.sum()), examples
 
@@ -233,6 +247,14 @@ def _check_usable(records: pd.DataFrame, target: str, task: str, origin: str) ->
             f"{origin} has a single class ('{records[target].iloc[0]}'); classification needs two or more",
             hint="add a sub-folder (or labelled rows) for every class",
         )
+    if task == "regression":
+        bad = pd.to_numeric(records[target], errors="coerce").isna()
+        if bad.any():
+            value = records[target][bad].iloc[0]
+            raise DataError(
+                f"regression target '{target}' in {origin} holds non-numeric values such as {value!r}",
+                hint="fix those cells, or set data.task: classification",
+            )
 
 
 def _split(config: Config, records: pd.DataFrame, target: str, task: str) -> dict[str, pd.DataFrame]:

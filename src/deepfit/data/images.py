@@ -30,6 +30,7 @@ IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".t
 MAX_AUTO_SIDE = 64  # the default size keeps the most common size, scaled down to fit this (CPU-friendly)
 _GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
 _CACHE_VERSION = 1
+_ORIENTATION = 0x0112  # the EXIF tag of how the camera was held
 
 
 @dataclass
@@ -215,6 +216,8 @@ def _header(path: str) -> dict[str, Any]:
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
+            if image.getexif().get(_ORIENTATION, 1) in (5, 6, 7, 8):  # a camera turned sideways: decoded upright
+                width, height = height, width
             colour = _is_colour(image)
     except Exception as exc:  # Pillow raises many types for bad files; each becomes a named, skipped file
         return {"error": f"not a readable image: {_reason(exc)}"}
@@ -223,13 +226,13 @@ def _header(path: str) -> dict[str, Any]:
 
 def _decode(path: str, size: tuple[int, int], mode: str) -> np.ndarray | str:
     """uint8 C x H x W pixels, or the reason the file cannot be decoded."""
-    from PIL import Image
+    from PIL import Image, ImageOps
 
     height, width = size
     try:
         with Image.open(path) as image:
             image.draft("L" if mode == "grayscale" else "RGB", (width, height))  # JPEG: decode at a smaller scale
-            image = image.convert("L" if mode == "grayscale" else "RGB")
+            image = ImageOps.exif_transpose(image).convert("L" if mode == "grayscale" else "RGB")
             if image.size != (width, height):
                 image = image.resize((width, height), Image.Resampling.BILINEAR)
             array = np.asarray(image, dtype=np.uint8)

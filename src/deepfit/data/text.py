@@ -101,8 +101,9 @@ def texts_of(values: pd.Series, column: str, source: str) -> pd.Series:
         len(present) > 0 and pd.to_numeric(present.astype(str), errors="coerce").notna().mean() >= 0.9
     )
     if numeric and len(present):
+        example = present.iloc[0].item() if hasattr(present.iloc[0], "item") else present.iloc[0]
         raise DataError(
-            f"text column '{column}' of {source} holds numbers (such as {present.iloc[0]!r}), not text",
+            f"text column '{column}' of {source} holds numbers (such as {example!r}), not text",
             hint="name the column with the text in data.text.text_column, or use data.kind: tabular for numbers",
         )
     texts = values.astype(object).where(values.notna(), "").astype(str).str.strip()

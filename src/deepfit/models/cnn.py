@@ -31,7 +31,10 @@ def conv_bn(c_in: int, c_out: int, activation: str, stride: int = 1) -> nn.Seque
 
 def _head(width: int, n_outputs: int, dropout: float) -> nn.Sequential:
     return nn.Sequential(
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout) if dropout else nn.Identity(), nn.Linear(width, n_outputs)
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Dropout(dropout) if dropout else nn.Identity(),
+        nn.Linear(width, n_outputs),
     )
 
 

@@ -221,6 +221,10 @@ def _best(trial: optuna.trial.FrozenTrial, plan: Plan) -> dict[str, Any]:
     # The one read of test metrics: the best trial's, chosen above on validation alone. With a database
     # storage shared by machines, the best run may lie on another machine: then there is nothing to read.
     evaluation = read_json(run_dir / EVAL) if (run_dir / EVAL).is_file() else {}
+    if evaluation:  # trials skip report.html to save time; the best one gets it
+        from deepfit.evaluation.report import build_report
+
+        build_report(run_dir)
     return {
         "number": trial.number,
         "value": trial.value,
