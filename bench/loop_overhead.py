@@ -25,12 +25,12 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from deepfit.config import load_config  # noqa: E402
-from deepfit.data.batches import TensorData  # noqa: E402
-from deepfit.data.pipeline import prepare  # noqa: E402
-from deepfit.evaluation.evaluate import epoch_metrics_fn  # noqa: E402
-from deepfit.training.callbacks import Checkpointer, MetricsLog, ProgressBar  # noqa: E402
-from deepfit.training.trainer import Trainer  # noqa: E402
+from deepfit.config import load_config
+from deepfit.data.batches import TensorData
+from deepfit.data.pipeline import prepare
+from deepfit.evaluation.evaluate import epoch_metrics_fn
+from deepfit.training.callbacks import Checkpointer, MetricsLog, ProgressBar
+from deepfit.training.trainer import Trainer
 
 BATCH, LR = 64, 1e-3
 
@@ -106,13 +106,13 @@ def deepfit_loop(train: TensorData, val: TensorData, epochs: int, full: bool) ->
     config["early_stopping"] = {"enabled": False}
     clock = EpochClock()
     callbacks: list = []
-    with tempfile.TemporaryDirectory() as run:
+    with tempfile.TemporaryDirectory() as run, open(os.devnull, "w") as sink:
         if full:
             from rich.console import Console
 
             from deepfit.training.diagnostics import Diagnostics
 
-            console = Console(file=open(os.devnull, "w"), force_terminal=True)  # rendered, as on a terminal
+            console = Console(file=sink, force_terminal=True)  # rendered, as on a terminal
             callbacks = [
                 MetricsLog(run),
                 Diagnostics(run, console=console),

@@ -4,8 +4,8 @@
     deepfit train examples/images_folder.yaml            # trains a CNN on it
     deepfit predict runs/images_folder-<time>/ examples/data/shapes -o predictions.csv
 
-Each image is 32x32 RGB: one shape of random colour, size, position and rotation on a random background,
-with a little noise, so the classes differ only by shape.
+Each image is 32x32 RGB: one bright shape of random colour, size, position and rotation on a dark background
+of random colour, with a little noise, so the classes differ only by shape.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ SHAPES = ("circle", "square", "triangle")
 
 
 def draw(shape: str, size: int, rng: np.random.Generator) -> Image.Image:
-    background = rng.integers(0, 256, 3)
-    colour = (background + rng.integers(80, 176, 3)) % 256  # always far from the background in some channel
+    background = rng.integers(0, 100, 3)  # a dark background, a bright shape: colours vary, contrast stays
+    colour = rng.integers(150, 256, 3)
     image = Image.new("RGB", (size, size), tuple(int(v) for v in background))
     pen = ImageDraw.Draw(image)
     radius = rng.uniform(0.2, 0.38) * size

@@ -69,6 +69,11 @@ def train(
     prepared = prepare(cfg, data)
     spec = prepared.spec
     print_lines(console, "Data", [*summarize(prepared.report), _splits_line(prepared.report)])
+    if cfg.model.name == "gan":  # two nets, two optimizers: a loop of its own (docs/gan.md)
+        from deepfit.training.gan import train_gan
+
+        name = cfg.output.name or (Path(config).stem if isinstance(config, str | Path) else "run")
+        return train_gan(cfg, prepared, name=name, run_dir=run_dir, console=console, resume=checkpoint, started=started)
 
     cfg.data.kind = spec.kind  # saved resolved, like model.name: the run never depends on detection again
     cfg.model, choice = resolve_model(cfg.model, spec)  # model.name auto → a concrete, saved architecture
@@ -127,6 +132,7 @@ def train(
         write_test_predictions(run, model, tensors["test"], cfg.eval.batch_size, **report_args)
 
     console.print(results_table(metrics, spec.task, cfg.eval.metrics))
+    print_lines(console, "Test", metrics.get("test", {}).get("notes", []))  # e.g. a forecast against baselines
     if spec.task == "classification" and "test" in metrics and len(spec.class_names) <= 20:
         console.print(per_class_table(metrics["test"]))
     for diagnosis in diagnostics:
@@ -181,6 +187,8 @@ def _resume_config(
     cfg = load_config(config if config is not None else saved, overrides).with_absolute_paths()
     if config is not None and cfg.model.name == "auto":
         cfg.model = saved.model  # auto was resolved when the run started
+    if config is not None and cfg.data.kind == "auto":
+        cfg.data.kind = saved.data.kind  # so was the data's kind
     changed = [
         key
         for section in ("data", "model")

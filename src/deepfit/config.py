@@ -146,6 +146,43 @@ class TextConfig(Section):
     )
 
 
+class TimeSeriesConfig(Section):
+    """Forecasting (data.kind timeseries): a table of one or more series cut into windows (docs/sequences.md)."""
+
+    time_column: str | None = Field(
+        None,
+        description="Timestamps or numbers; unset: a column named time, date, timestamp or ds, else the row order.",
+    )
+    value_columns: list[str] | None = Field(
+        None, description="Columns the model reads; default: every numeric column but the time and series columns."
+    )
+    series_column: str | None = Field(None, description="Long format: the column naming which series a row belongs to.")
+    target_columns: list[str] | None = Field(None, description="Columns to forecast; default: all value columns.")
+    lookback: int = Field(24, ge=1, description="Past points the model sees for each forecast.")
+    horizon: int = Field(1, ge=1, description="Future points forecast at once (t+1 .. t+horizon).")
+    stride: int = Field(1, ge=1, description="Steps between the starts of consecutive windows.")
+    season: int | None = Field(
+        None, ge=1, description="Season length of the seasonal-naive baseline; unset: from the autocorrelation peak."
+    )
+    missing: Literal["ffill", "interpolate", "drop"] = Field(
+        "ffill", description="Missing timestamps and values: forward-fill, interpolate linearly, or drop the rows."
+    )
+
+
+class SequenceConfig(Section):
+    """Sequence classification / regression (data.kind sequence): .npz (samples, steps, features) or a long table."""
+
+    id_column: str | None = Field(None, description="Long table: the column naming the sequence each row belongs to.")
+    order_column: str | None = Field(
+        None, description="Long table: the order of steps in a sequence; default: file order."
+    )
+    max_length: int | None = Field(
+        None,
+        ge=1,
+        description="Steps per sequence: shorter ones padded, longer ones keep their last steps; default: the longest.",
+    )
+
+
 class DataConfig(Section):
     source: str | None = Field(
         None, description="builtin:<name>, or a .csv/.parquet/.npz path relative to the config file."
@@ -158,7 +195,7 @@ class DataConfig(Section):
         "auto", description="Inferred from the target when auto."
     )
     kind: Literal["auto", "tabular", "image", "sequence", "timeseries", "text"] = Field(
-        "auto", description="What the data is; auto: from the source (an image folder, a 3-D .npz, ...) and sections set."
+        "auto", description="What the data is; auto: from the source (an image folder, a 3-D .npz) and sections set."
     )
     validation_source: str | None = Field(None, description="A separate validation file (skips the split).")
     test_source: str | None = Field(None, description="A separate test file (skips the split).")
@@ -167,6 +204,8 @@ class DataConfig(Section):
     preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
     text: TextConfig = Field(default_factory=TextConfig)
     image: ImageConfig = Field(default_factory=ImageConfig)
+    timeseries: TimeSeriesConfig = Field(default_factory=TimeSeriesConfig)
+    sequence: SequenceConfig = Field(default_factory=SequenceConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
 
 
@@ -181,7 +220,12 @@ class ModelConfig(Section):
     max_params: int | None = Field(None, ge=1, description="model.name auto: a budget of trainable parameters.")
     hidden: list[int] = Field(default_factory=lambda: [256, 128], description="Hidden layer sizes.")
     activation: Literal["relu", "leaky_relu", "gelu", "tanh", "sigmoid"] = Field("relu", description="Activation.")
-    dropout: float = Field(0.1, ge=0, lt=1, description="Dropout after each hidden layer.")
+    dropout: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        description="Dropout after each hidden layer (rnn, lstm, gru: between layers and before the head).",
+    )
     batch_norm: bool = Field(False, description="Batch normalisation after each hidden linear layer.")
     init: Literal["kaiming", "xavier", "orthogonal", "default"] = Field(
         "kaiming", description="Weight initialisation (default: PyTorch's)."
@@ -192,13 +236,13 @@ class ModelConfig(Section):
         description="Width of categorical embeddings, default min(32, (categories + 1) // 2); text_rnn: tokens, 128.",
     )
     rnn_type: Literal["lstm", "gru"] = Field("lstm", description="text_rnn: the recurrent cell.")
-    rnn_hidden: int = Field(128, ge=1, description="text_rnn: hidden units per direction.")
-    rnn_layers: int = Field(1, ge=1, description="text_rnn: stacked recurrent layers.")
-    bidirectional: bool = Field(True, description="text_rnn: read the text in both directions.")
+    rnn_hidden: int = Field(128, ge=1, description="text_rnn, rnn, lstm, gru: hidden units per direction.")
+    rnn_layers: int = Field(1, ge=1, description="text_rnn, rnn, lstm, gru: stacked recurrent layers.")
+    bidirectional: bool = Field(True, description="text_rnn, rnn, lstm, gru: read the input in both directions.")
     pooling: Literal["auto", "last", "mean", "max", "cls"] = Field(
         "auto",
         description="Text to one vector: last, mean or max over tokens (text_rnn; auto: max); "
-        "cls or mean (transformer; auto: cls).",
+        "cls or mean (transformer; auto: mean).",
     )
     d_model: int = Field(128, ge=1, description="transformer: width of tokens and layers (a multiple of heads).")
     heads: int = Field(4, ge=1, description="transformer: attention heads.")
@@ -213,6 +257,20 @@ class ModelConfig(Section):
     )
     blocks: int = Field(
         2, ge=1, description="cnn: conv-BN-activation layers per stage; resnet: basic blocks per stage."
+    )
+    latent_dim: int = Field(64, ge=1, description="gan: size of the generator's random input vector z.")
+    gan_loss: Literal["non_saturating", "wgan_gp"] = Field(
+        "non_saturating", description="gan: non_saturating (BCE, as DCGAN) or wgan_gp (Wasserstein + gradient penalty)."
+    )
+    gan_lr_g: float = Field(2e-4, gt=0, description="gan: learning rate of the generator (Adam).")
+    gan_lr_d: float = Field(2e-4, gt=0, description="gan: learning rate of the discriminator (Adam).")
+    gan_betas: tuple[float, float] = Field((0.5, 0.999), description="gan: Adam betas of both nets (as DCGAN).")
+    gan_gp_weight: float = Field(10.0, ge=0, description="gan, wgan_gp: weight of the gradient penalty.")
+    gan_n_critic: int | None = Field(
+        None, ge=1, description="gan: discriminator steps per generator step; default 5 for wgan_gp, 1 otherwise."
+    )
+    gan_ema: float = Field(
+        0.999, ge=0, lt=1, description="gan: samples come from a moving average of the generator's weights (0: off)."
     )
 
     @field_validator("channels")
@@ -370,7 +428,7 @@ class OutputConfig(Section):
     dir: str = Field("runs", description="Folder for run directories (relative to the working directory).")
     name: str | None = Field(None, description="Run name; default: the config file's name.")
     checkpoint_every: int = Field(1, ge=1, description="Epochs between checkpoints.")
-    report: bool = Field(True, description="Write report.html at the end of the run (deepfit report RUN_DIR rebuilds it).")
+    report: bool = Field(True, description="Write report.html at the end of a run (`deepfit report` rebuilds it).")
     loggers: list[Literal["tensorboard", "mlflow"]] = Field(
         default_factory=list, description="Extra experiment loggers (each needs its extra: deepfit[tensorboard])."
     )

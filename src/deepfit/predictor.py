@@ -83,7 +83,7 @@ class Predictor:
             raise DataError("predict_proba is for classification models; this one does regression")
         raw, source = self._read(data, source)
         proba = probabilities(self._outputs(raw, source))
-        return pd.DataFrame(proba, columns=[str(c) for c in self.classes], index=_index(raw))
+        return pd.DataFrame(proba, columns=[str(c) for c in self.classes], index=_index(raw, len(proba)))
 
     def predict(self, data: Any, source: str | None = None) -> pd.DataFrame:
         """``prediction`` (a class name or a value) and, for classification, ``proba_<class>`` columns.
@@ -97,7 +97,7 @@ class Predictor:
         return pd.concat([columns(raw), result], axis=1) if callable(columns) else result
 
     def _predictions(self, raw: Any, outputs: torch.Tensor) -> pd.DataFrame:
-        index = _index(raw)
+        index = _index(raw, len(outputs))
         if self.spec.task == "classification":
             proba = probabilities(outputs)
             result = pd.DataFrame({"prediction": np.asarray(self.classes, dtype=object)[proba.argmax(1)]}, index=index)
@@ -106,9 +106,10 @@ class Predictor:
             return result
         values = self.preprocessor.inverse_target(outputs.cpu().numpy().astype(np.float64))
         values = values.reshape(len(values), -1)
-        if values.shape[1] == 1:
+        names = getattr(self.preprocessor, "output_names", None)
+        if not names and values.shape[1] == 1:
             return pd.DataFrame({"prediction": values[:, 0]}, index=index)
-        names = getattr(self.preprocessor, "output_names", None) or [f"prediction_{i + 1}" for i in range(values.shape[1])]
+        names = names or [f"prediction_{i + 1}" for i in range(values.shape[1])]
         return pd.DataFrame(values, columns=names, index=index)
 
     def evaluate(self, data: Any, source: str | None = None) -> dict[str, Any]:
@@ -120,7 +121,7 @@ class Predictor:
         else:
             tensors, unknown = self._labelled_table(raw, source)
         outputs = predict_outputs(self.model, tensors.inputs, self.batch_size)
-        report = report_outputs(outputs, tensors.target, self.spec, self.preprocessor)
+        report = report_outputs(outputs, tensors.target, self.spec, self.preprocessor, inputs=tensors.inputs)
         if unknown:
             report["rows_with_unknown_classes"] = unknown
         return report
@@ -137,5 +138,6 @@ class Predictor:
         return TensorData(self.preprocessor.transform(frame[known], source=source), target), int((~known).sum())
 
 
-def _index(raw: Any) -> Any:
-    return raw.index if isinstance(raw, pd.DataFrame) else None
+def _index(raw: Any, n: int) -> Any:
+    """The input rows' index when there is one prediction per row (not for a forecast per series, say)."""
+    return raw.index if isinstance(raw, pd.DataFrame) and len(raw) == n else None

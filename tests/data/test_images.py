@@ -77,6 +77,18 @@ def test_csv_source_with_paths_relative_to_the_csv(shapes: Path, tmp_path: Path)
     assert "file" in prepared.frames["train"].columns
 
 
+def test_auto_detects_a_csv_of_image_paths_and_leaves_tables_alone(shapes: Path, tmp_path: Path) -> None:
+    files = sorted(shapes.rglob("*.png"))
+    pd.DataFrame({"path": [str(f) for f in files], "label": [f.parent.name for f in files]}).to_csv(
+        tmp_path / "images.csv", index=False
+    )
+    pd.DataFrame({"path": ["a", "b"], "label": [0, 1]}).to_csv(tmp_path / "table.csv", index=False)
+    assert resolve_kind(load_config({"data": {"source": str(tmp_path / "images.csv")}})) == "image"
+    table = load_config({"data": {"source": str(tmp_path / "table.csv")}})
+    assert resolve_kind(table) == "tabular"
+    assert resolve_kind(load_config(table)) == "tabular"  # a config re-loaded with every section written out
+
+
 def test_csv_with_a_numeric_target_is_image_regression(shapes: Path, tmp_path: Path) -> None:
     files = sorted(shapes.rglob("*.png"))
     brightness = [float(np.asarray(Image.open(f)).mean()) for f in files]
@@ -186,7 +198,9 @@ def test_decoded_images_are_cached_on_disk_and_the_cache_follows_file_changes(
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 2
 
 
-def test_predict_on_a_raw_folder_returns_class_names_with_paths(shapes: Path, tmp_path: Path) -> None:
+def test_predict_on_a_raw_folder_returns_class_names_with_paths_and_names_unreadable_files(
+    shapes: Path, tmp_path: Path
+) -> None:
     config = {
         **folder_config(shapes),
         "model": {"name": "cnn", "channels": [4, 8], "blocks": 1},
@@ -212,10 +226,6 @@ def test_predict_on_a_raw_folder_returns_class_names_with_paths(shapes: Path, tm
     metrics = deepfit.evaluate(run, shapes)["data"]  # a labelled folder: labels from the sub-folders
     assert 0 <= metrics["accuracy"] <= 1 and metrics["class_names"] == ["circle", "square", "triangle"]
 
-
-def test_predict_names_an_unreadable_file(shapes: Path, tmp_path: Path) -> None:
-    config = {**folder_config(shapes), "model": {"name": "cnn", "channels": [4], "blocks": 1}, "train": {"epochs": 1}}
-    run = deepfit.train(config, run_dir=tmp_path / "run").run_dir
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"nope")
     with pytest.raises(DataError, match=r"bad.jpg \(not a readable image"):

@@ -38,7 +38,7 @@ def test_bf16_autocast_learns_on_the_cpu() -> None:
 def test_fp16_without_a_gpu_is_refused_with_the_fix() -> None:
     if torch.cuda.is_available():
         pytest.skip("a GPU is present: fp16 is allowed")
-    with pytest.raises(ConfigError, match="(?s)fp16 needs a CUDA GPU.*use train.precision: bf16"):
+    with pytest.raises(ConfigError, match=r"(?s)fp16 needs a CUDA GPU.*use train\.precision: bf16"):
         Trainer({"epochs": 1, "precision": "fp16"}).fit(net(), blobs())
 
 

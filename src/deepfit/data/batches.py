@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import torch
 
-
 Batch = tuple[tuple[torch.Tensor, ...], torch.Tensor]
 # augment(inputs, target) -> (inputs, target): batch-wise, on the batch's device, training batches only
 Augment = Callable[[tuple[torch.Tensor, ...], torch.Tensor], Batch]
@@ -46,7 +45,10 @@ class TensorData:
         order = torch.randperm(n, generator=generator).to(self.target.device) if shuffle else None
         for first in range(start * batch_size, n, batch_size):
             if order is None:
-                batch = tuple(t[first : first + batch_size] for t in self.inputs), self.target[first : first + batch_size]
+                batch = (
+                    tuple(t[first : first + batch_size] for t in self.inputs),
+                    self.target[first : first + batch_size],
+                )
             else:
                 index = order[first : first + batch_size]
                 batch = tuple(t[index] for t in self.inputs), self.target[index]

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from deepfit.config import Config
+from deepfit.config import Config, ImageConfig
 from deepfit.data.augment import build_augment
 from deepfit.data.batches import TensorData
 from deepfit.data.image_preprocess import ImagePreprocessor
@@ -26,6 +26,7 @@ from deepfit.data.images import (
     decode_files,
     default_cache_dir,
     failures_error,
+    is_image_file,
     list_class_folder,
     pixel_hashes,
     resolve_path_column,
@@ -42,8 +43,24 @@ TABLES = (".csv", ".tsv", ".parquet", ".pq")
 
 
 def detect_images(config: Config) -> bool:
-    """data.kind auto: a config with a data.image section means images (folders are found before this)."""
-    return config.data.image != type(config.data.image)()  # a section that differs from the defaults
+    """data.kind auto: a data.image setting, or a CSV whose path column names image files, means images.
+
+    (A folder is found as images before detectors run.) A section equal to the defaults does not count: a
+    config re-loaded from a Config or a saved config.yaml writes every section out. Only the CSV's first
+    rows are read.
+    """
+    data = config.data
+    if data.image != ImageConfig():
+        return True
+    if not data.source or Path(data.source).suffix.lower() not in (".csv", ".tsv"):
+        return False
+    path = config.resolve_path(data.source)
+    try:
+        head = pd.read_csv(path, nrows=5, sep="\t" if path.suffix.lower() == ".tsv" else ",", skipinitialspace=True)
+    except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError):
+        return False  # the tabular reader reports what is wrong with the file
+    column = data.image.path_column
+    return column in head.columns and len(head) > 0 and all(is_image_file(Path(str(v))) for v in head[column])
 
 
 def prepare_images(config: Config, frame: pd.DataFrame | None = None) -> PreparedData:

@@ -38,11 +38,16 @@ class PreparedData:
 # kind -> "module:function" preparing that kind of data (imported only when used)
 PREPARERS: dict[str, str] = {
     "image": "deepfit.data.image_pipeline:prepare_images",
+    "sequence": "deepfit.data.sequences:prepare_sequences",
+    "timeseries": "deepfit.data.timeseries:prepare_timeseries",
     "text": "deepfit.data.text:prepare_text",
 }
 # kind -> "module:Class" with from_dict(), transform(), transform_target(): the saved preprocessing
 PREPROCESSORS: dict[str, str] = {
+    "gan": "deepfit.models.gan:GanCodec",  # a GAN run's decoder (not a data kind: predict explains)
     "image": "deepfit.data.image_preprocess:ImagePreprocessor",
+    "sequence": "deepfit.data.sequences:SequencePreprocessor",
+    "timeseries": "deepfit.data.timeseries:SeriesPreprocessor",
     "tabular": "deepfit.data.preprocess:TabularPreprocessor",
     "text": "deepfit.data.text:TextPreprocessor",
 }
@@ -50,6 +55,8 @@ PREPROCESSORS: dict[str, str] = {
 DETECTORS: dict[str, str] = {
     "image": "deepfit.data.image_pipeline:detect_images",
     "text": "deepfit.data.text:looks_like_text",
+    "timeseries": "deepfit.data.timeseries:looks_like_timeseries",
+    "sequence": "deepfit.data.sequences:looks_like_sequences",
 }
 
 

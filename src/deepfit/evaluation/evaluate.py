@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -77,13 +78,26 @@ def target_scale(preprocessor: Any) -> tuple[float, float]:
     return state.get("target_mean", 0.0), state.get("target_std", 1.0)
 
 
-def report_outputs(outputs: torch.Tensor, target: torch.Tensor, spec: Any, preprocessor: Any) -> dict[str, Any]:
-    """The task's report; a data kind may give its own (forecasts add naive baselines, for example)."""
+def report_outputs(
+    outputs: torch.Tensor,
+    target: torch.Tensor,
+    spec: Any,
+    preprocessor: Any,
+    inputs: tuple[torch.Tensor, ...] | None = None,
+) -> dict[str, Any]:
+    """The task's report; a data kind may give its own (forecasts add naive baselines, for example).
+
+    ``inputs`` (the model inputs of the same rows) reach a kind's ``evaluation_report`` when it takes them:
+    a forecast's baselines are made from each window's history.
+    """
     custom = getattr(preprocessor, "evaluation_report", None)
     if callable(custom):
+        if inputs is not None and "inputs" in inspect.signature(custom).parameters:
+            return custom(outputs, target, inputs=inputs)
         return custom(outputs, target)
     return full_report(spec.task, outputs, target, spec.class_names, target_scale(preprocessor))
 
 
 def evaluate_data(model: nn.Module, data: TensorData, batch_size: int, spec: Any, preprocessor: Any) -> dict[str, Any]:
-    return report_outputs(predict_outputs(model, data.inputs, batch_size), data.target, spec, preprocessor)
+    outputs = predict_outputs(model, data.inputs, batch_size)
+    return report_outputs(outputs, data.target, spec, preprocessor, inputs=data.inputs)

@@ -14,7 +14,7 @@ from deepfit.data.spec import DataSpec
 from deepfit.errors import ConfigError
 
 
-def load_builder(path: str | None):  # noqa: ANN201 - any callable
+def load_builder(path: str | None):
     """Import ``"package.module:function"``; the working directory is importable, as for ``python -m``."""
     if not path or ":" not in path:
         raise ConfigError(

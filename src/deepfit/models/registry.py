@@ -16,8 +16,12 @@ _ARCHITECTURES: dict[str, str | Callable[..., Any]] = {
     "auto": "deepfit.models.select:build_auto",  # resolved to a concrete name before building (select.py)
     "cnn": "deepfit.models.cnn:build_cnn",
     "custom": "deepfit.models.custom:build_custom",
+    "gan": "deepfit.models.gan:build_gan",  # trained by its own loop (deepfit.training.gan)
+    "gru": "deepfit.models.rnn:build_gru",
+    "lstm": "deepfit.models.rnn:build_lstm",
     "mlp": "deepfit.models.mlp:build_mlp",
     "resnet": "deepfit.models.cnn:build_resnet",
+    "rnn": "deepfit.models.rnn:build_rnn",
     "text_rnn": "deepfit.models.text:build_text_rnn",
     "transformer": "deepfit.models.text:build_transformer",
 }

@@ -90,4 +90,4 @@ def _load_rules() -> None:
 
 
 # Modules that call register_rule(kind, rule) when imported (added with each data kind).
-_RULE_MODULES: list[str] = ["deepfit.models.cnn", "deepfit.models.text"]
+_RULE_MODULES: list[str] = ["deepfit.models.cnn", "deepfit.models.rnn", "deepfit.models.text"]

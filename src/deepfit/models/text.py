@@ -110,7 +110,7 @@ class TextTransformer(nn.Module):
         dropout: float = 0.1,
         activation: str = "relu",
         positional: str = "sinusoidal",
-        pooling: str = "cls",
+        pooling: str = "mean",
     ) -> None:
         super().__init__()
         self.pooling = pooling
@@ -186,7 +186,7 @@ def build_transformer(spec: DataSpec, config: ModelConfig) -> TextTransformer:
         dropout=config.dropout,
         activation=config.activation,
         positional=config.positional,
-        pooling="cls" if config.pooling == "auto" else config.pooling,
+        pooling="mean" if config.pooling == "auto" else config.pooling,
     )
     init_weights(model, config.init, config.activation)
     return model
@@ -200,7 +200,7 @@ def text_rule(spec: DataSpec, config: ModelConfig) -> tuple[dict[str, Any], str]
         depth = 4 if n >= 50_000 else 2
         widths = (256, 128, 64, 32, 16) if n >= 50_000 else (128, 64, 32, 16)
         candidates = [
-            {"name": "transformer", "d_model": d, "heads": 4, "layers": depth, "ff_dim": 2 * d, "pooling": "cls"}
+            {"name": "transformer", "d_model": d, "heads": 4, "layers": depth, "ff_dim": 2 * d, "pooling": "mean"}
             for d in widths
         ]
     else:

@@ -155,7 +155,9 @@ class Trainer:
                     self._step(state, scaler, emit)
                     emit.batch("on_batch_end", state)
                     if self._interrupt:
-                        self._save_interrupted(state, emit, {"order": epoch_order, "batch": index + 1, "loss_sum": total})
+                        self._save_interrupted(
+                            state, emit, {"order": epoch_order, "batch": index + 1, "loss_sum": total}
+                        )
 
                 state.epoch += 1
                 state.logs = {"epoch": state.epoch, "train_loss": (total / len(train)).item(), "lr": schedule.lr}
