@@ -116,3 +116,16 @@ def test_help_does_not_import_torch() -> None:
     code = "import sys; from deepfit.cli import build_parser; build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_inspect_takes_the_path_training_would_for_images(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.data.shapes import write_shapes
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    write_shapes(tmp_path / "shapes", per_class=6, size=12)
+    assert main(["inspect", str(tmp_path / "shapes")]) == 0
+    out = capsys.readouterr().out
+    assert "images decoded to 12x12" in out and "classes: circle (6), square (6), triangle (6)" in out
+    assert "splits: train" in out and "identifier-like" not in out

@@ -106,3 +106,15 @@ def test_gan_digits_example_draws_every_digit(tmp_path: Path) -> None:
     test = run_example("gan_digits", tmp_path, **{"train.epochs": 15})["test"]
     assert test["class_coverage"]["classes_produced"] >= 8
     assert test["two_sample"]["accuracy"] < 0.95
+
+
+def test_custom_model_example_trains_the_users_module(tmp_path: Path) -> None:
+    result = deepfit.train(ROOT / "examples" / "custom_model.yaml", run_dir=tmp_path / "run")
+    assert result.metrics["test"]["accuracy"] >= 0.97
+    assert deepfit.load(tmp_path / "run").predict(load_digits_rows(5))["prediction"].notna().all()
+
+
+def load_digits_rows(n: int):
+    from deepfit.data.builtin import load_builtin
+
+    return load_builtin("digits").drop(columns="target").head(n)

@@ -49,6 +49,7 @@ def train(
     from deepfit.data.clean import summarize
     from deepfit.data.pipeline import prepare
     from deepfit.evaluation.evaluate import epoch_metrics_fn, evaluate_data
+    from deepfit.models.registry import size_key
     from deepfit.models.select import resolve_model
     from deepfit.predictor import build_model, save_model
     from deepfit.training.callbacks import Checkpointer, MetricsLog, ProgressBar
@@ -96,7 +97,15 @@ def train(
     monitor = cfg.train.early_stopping.monitor
     n_classes = len(spec.class_names) if spec.task == "classification" else None
     diagnostics = (
-        [Diagnostics(run, config=cfg.train.diagnostics, console=console, n_classes=n_classes)]
+        [
+            Diagnostics(
+                run,
+                config=cfg.train.diagnostics,
+                console=console,
+                n_classes=n_classes,
+                size_key=size_key(cfg.model.name),
+            )
+        ]
         if cfg.train.diagnostics.enabled
         else []
     )
@@ -229,13 +238,21 @@ def inspect(
     target: str | None = None,
     config: str | Path | dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The data report (schema, duplicates, missing, conflicts, imbalance) without training."""
-    from deepfit.data.pipeline import inspect_frame
-    from deepfit.data.sources import read_source
+    """The data report (schema, duplicates, missing, conflicts, imbalance, splits) without training.
 
-    cfg = load_config(config, {"data.target": target} if target else None)
-    frame = read_source(data, cfg.base_dir if config is not None else None)
-    return inspect_frame(cfg, frame)[2]
+    The data takes the path a run would: its kind is detected (a table, images, text, series), then it is
+    read, cleaned and split as ``deepfit train`` would, so the report is the one training would write.
+    A path is relative to the working directory.
+    """
+    from deepfit.data.pipeline import prepare
+
+    overrides: dict[str, Any] = {"data.target": target} if target else {}
+    frame = data if isinstance(data, pd.DataFrame) else None
+    if frame is None:
+        source = str(data)
+        overrides["data.source"] = source if source.startswith("builtin:") else str(Path(source).resolve())
+    cfg = load_config(config, overrides or None).with_absolute_paths()
+    return prepare(cfg, frame).report
 
 
 def _write_report(run: Path, console: Any) -> None:

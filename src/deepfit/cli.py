@@ -210,12 +210,15 @@ def _inspect(args: argparse.Namespace) -> int:
 
     console = make_console(stderr=False)
     print_lines(console, f"Data report: {args.data}", summarize(report))
-    kinds = report["columns"]
+    kinds = report.get("columns", {})  # tables; other kinds say what their inputs are in the summary
     counts = {k: sum(1 for v in kinds.values() if v == k) for k in ("numeric", "categorical", "boolean")}
-    console.print("  • features: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n))
-    classes = report["target_summary"].get("classes")
+    if any(counts.values()):
+        console.print("  • features: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n))
+    classes = report.get("target_summary", {}).get("classes")
     if classes:
         console.print("  • classes: " + ", ".join(f"{k} ({v})" for k, v in list(classes.items())[:20]))
+    if report.get("splits"):
+        console.print("  • splits: " + ", ".join(f"{k} {v}" for k, v in report["splits"].items()))
     return 0
 
 

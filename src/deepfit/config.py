@@ -215,7 +215,9 @@ class ModelConfig(Section):
         "auto", description="Architecture from the registry (deepfit.models.registry); auto: chosen from the data."
     )
     builder: str | None = Field(
-        None, description="model.name custom: 'package.module:function' returning an nn.Module from (spec[, config])."
+        None,
+        description="model.name custom: 'package.module:function' or 'file.py:function' (beside the config file) "
+        "returning an nn.Module from (spec[, config]).",
     )
     max_params: int | None = Field(None, ge=1, description="model.name auto: a budget of trainable parameters.")
     hidden: list[int] = Field(default_factory=lambda: [256, 128], description="Hidden layer sizes.")
@@ -531,6 +533,9 @@ class Config(Section):
             if (value := getattr(data, key)) and not value.startswith("builtin:")
         }
         copy = self.model_copy(update={"data": data.model_copy(update=updates)})
+        file, _, function = (self.model.builder or "").rpartition(":")
+        if file.endswith(".py"):  # model.builder: my_models.py:build, beside the config file
+            copy.model = self.model.model_copy(update={"builder": f"{self.resolve_path(file)}:{function}"})
         copy._base_dir = self._base_dir
         return copy
 

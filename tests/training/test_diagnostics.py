@@ -220,6 +220,18 @@ def test_underfitting_needs_a_flat_curve_or_chance_level():
     assert underfitting(rising, config, 1e-3) is None
 
 
+def test_fixes_name_the_size_key_of_the_architecture():
+    from deepfit.models.registry import size_key
+
+    flat = [{"train_loss": 0.69} for _ in range(3)]
+    assert (
+        "a bigger model (model.channels)"
+        in underfitting(flat, DiagnosticsConfig(patience=3), 1e-3, size=size_key("cnn")).fix
+    )
+    assert "model.rnn_hidden" in underfitting(flat, DiagnosticsConfig(patience=3), 1e-3, size=size_key("gru")).fix
+    assert size_key("mlp") == "model.hidden" and size_key("someone_elses") == "model.hidden"
+
+
 def test_underfitting_that_recovers_is_downgraded_at_the_end():
     slow = [{"epoch": e, "train_loss": 1.0 - 0.01 * e} for e in range(1, 6)]
     optimizer = SimpleNamespace(param_groups=[{"lr": 1e-3}])

@@ -17,6 +17,7 @@ from deepfit.errors import RunError
 from deepfit.evaluation.plots import metric_label
 from deepfit.evaluation.predictions import read_predictions, regression_arrays
 from deepfit.evaluation.report_page import SEVERITIES, card, kv_table, page, severity_badge
+from deepfit.models.registry import describe
 from deepfit.runs import CONFIG, write_text
 from deepfit.runs_table import RunSummary, read_optional, summarize_run
 
@@ -62,7 +63,7 @@ def _header(run: RunSummary) -> str:
     facts = [
         ("task", run.task),
         ("dataset", run.dataset),
-        ("model", f"{model.get('name', '?')} {model['hidden']}" if model.get("hidden") else model.get("name", "?")),
+        ("model", describe(model)),
         ("finished", run.time.strftime("%Y-%m-%d %H:%M")),
         ("epochs", str(run.epochs)),
         ("best epoch", "—" if run.best_epoch is None else f"{run.best_epoch} (by {run.monitor})"),

@@ -47,3 +47,31 @@ def get_builder(name: str) -> Callable[..., Any]:
         module, _, attr = builder.partition(":")
         builder = getattr(importlib.import_module(module), attr)
     return builder
+
+
+# name -> the model keys that set its size: what a summary shows and what a diagnosis tells a user to change
+SIZE_KEYS: dict[str, tuple[str, ...]] = {
+    "mlp": ("hidden",),
+    "gan": ("hidden",),
+    "cnn": ("channels", "blocks"),
+    "resnet": ("channels", "blocks"),
+    "rnn": ("rnn_hidden", "rnn_layers"),
+    "lstm": ("rnn_hidden", "rnn_layers"),
+    "gru": ("rnn_hidden", "rnn_layers"),
+    "text_rnn": ("rnn_hidden", "rnn_layers"),
+    "transformer": ("d_model", "layers"),
+}
+
+
+def size_key(name: str) -> str:
+    """The dotted key that makes this architecture bigger or smaller (``model.hidden`` for an MLP)."""
+    return f"model.{SIZE_KEYS.get(name, ('hidden',))[0]}"
+
+
+def describe(model: dict[str, Any]) -> str:
+    """``mlp hidden [256, 128]``, ``cnn channels [16, 32] blocks 2``, ``custom my_models.py:build``."""
+    name = model.get("name", "?")
+    if name == "custom":
+        return f"custom {model.get('builder', '')}".strip()
+    sizes = " ".join(f"{key} {model[key]}" for key in SIZE_KEYS.get(name, ()) if model.get(key) is not None)
+    return f"{name} {sizes}".strip()

@@ -67,7 +67,12 @@ def non_finite_gradients(norms: dict[str, float], epoch: int, step: int, lr: flo
 
 
 def vanishing_gradients(
-    norms: dict[str, float], epoch: int, ratio: float, saturating: list[str], has_batch_norm: bool
+    norms: dict[str, float],
+    epoch: int,
+    ratio: float,
+    saturating: list[str],
+    has_batch_norm: bool,
+    size: str = "model.hidden",
 ) -> Finding | None:
     """Layers whose gradient norm is ``ratio`` times or more below the output layer's (the last one)."""
     names = list(norms)
@@ -86,7 +91,7 @@ def vanishing_gradients(
     fixes = [] if has_batch_norm else ["model.batch_norm: true"]
     if saturating:
         fixes.append(f"model.activation: relu (the model uses {', '.join(saturating)})")
-    fixes += ["model.init: kaiming", "fewer layers in model.hidden"]
+    fixes += ["model.init: kaiming", f"fewer layers ({size})"]
     return Finding("vanishing_gradients", epoch, small, message, _or(fixes))
 
 
@@ -132,7 +137,7 @@ def divergence(history: list[dict[str, Any]], config: DiagnosticsConfig, lr: flo
     return Finding("divergence", epoch, [], message, fix, "error")
 
 
-def overfitting(history: list[dict[str, Any]], config: DiagnosticsConfig) -> Finding | None:
+def overfitting(history: list[dict[str, Any]], config: DiagnosticsConfig, size: str = "model.hidden") -> Finding | None:
     """Validation loss well above its best while training loss keeps falling, on ``patience``-epoch means.
 
     Means, not single epochs: a small validation set makes the loss jump, and its lucky minimum is no
@@ -159,7 +164,7 @@ def overfitting(history: list[dict[str, Any]], config: DiagnosticsConfig) -> Fin
         [
             "more regularisation (raise model.dropout or train.weight_decay)",
             "more data or augmentation",
-            "a smaller model.hidden",
+            f"a smaller model ({size})",
             f"train.early_stopping.enabled: true (it keeps the epoch-{best['epoch']} weights)",
         ]
     )
@@ -167,7 +172,11 @@ def overfitting(history: list[dict[str, Any]], config: DiagnosticsConfig) -> Fin
 
 
 def underfitting(
-    history: list[dict[str, Any]], config: DiagnosticsConfig, lr: float, n_classes: int | None = None
+    history: list[dict[str, Any]],
+    config: DiagnosticsConfig,
+    lr: float,
+    n_classes: int | None = None,
+    size: str = "model.hidden",
 ) -> Finding | None:
     """After ``patience`` epochs, training loss flat (within ``underfit_ratio`` of its first value) or at chance.
 
@@ -191,7 +200,7 @@ def underfitting(
     fix = _or(
         [
             f"train.lr: {lr * 10:g} (now {lr:g})",
-            "a bigger model.hidden",
+            f"a bigger model ({size})",
             "less regularisation (model.dropout, train.weight_decay)",
             "more train.epochs",
             "check that the features predict the target",
@@ -227,8 +236,10 @@ class Diagnostics:
         config: DiagnosticsConfig | dict[str, Any] | None = None,
         console: Any = None,
         n_classes: int | None = None,
+        size_key: str = "model.hidden",
     ) -> None:
         self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.size_key = size_key  # the key a fix should name: model.hidden, model.channels, ...
         self.config = config if isinstance(config, DiagnosticsConfig) else DiagnosticsConfig(**(config or {}))
         self.console = console
         self.n_classes = n_classes
@@ -261,8 +272,8 @@ class Diagnostics:
             self._state.next_check = state.step
         lr = _base_lr(state)
         self._report(divergence(state.history, self.config, lr))
-        self._report(overfitting(state.history, self.config))
-        self._report(self._with_cause(underfitting(state.history, self.config, lr, self.n_classes)))
+        self._report(overfitting(state.history, self.config, self.size_key))
+        self._report(self._with_cause(underfitting(state.history, self.config, lr, self.n_classes, self.size_key)))
         state.extra["diagnostics"] = {"findings": [f.to_dict() for f in self.findings]}
         self._write()
 
@@ -339,7 +350,7 @@ class Diagnostics:
             return
         self._report(exploding_gradients(norms, previous, initial, epoch, self.config.spike_factor, lr))
         ratio = self.config.vanishing_ratio
-        self._report(vanishing_gradients(norms, epoch, ratio, watch.saturating, watch.has_batch_norm))
+        self._report(vanishing_gradients(norms, epoch, ratio, watch.saturating, watch.has_batch_norm, self.size_key))
 
     def _collect(self, state: Any, *, forward_done: bool) -> None:
         """Finish the last sample: update sizes and dead-unit fractions, in one host sync."""
