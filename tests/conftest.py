@@ -54,3 +54,14 @@ def write_config(path: Path, text: str) -> Path:
 
 # Small and fast: a few epochs of a narrow MLP.
 FAST = {"train.epochs": 4, "model.hidden": [16], "train.early_stopping.patience": 2}
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny recurrent and attention models run fastest on one thread (modules opt in with ``pytestmark``)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

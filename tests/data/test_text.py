@@ -45,13 +45,7 @@ def text_config(source: Path | str, **text: object) -> dict[str, object]:
     }
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and do not fight other processes for the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture
@@ -88,6 +82,18 @@ def test_saved_tokenizer_gives_the_same_ids(kind: str) -> None:
     assert torch.equal(pre.transform(texts)[0], reloaded.transform(texts)[0])
     assert reloaded.classes == ["neg", "pos"]
     assert pre.transform(["café"])[0].tolist() == pre.transform(["CAFE"])[0].tolist()  # lowercase, no accents
+
+
+@pytest.mark.parametrize("kind", ["bpe", "wordpiece", "word"])
+def test_the_same_texts_train_the_same_tokenizer_every_time(kind: str) -> None:
+    """WordPiece training alone is not deterministic upstream (huggingface/tokenizers#1794): ours must be."""
+    from deepfit.data.text import train_tokenizer
+
+    texts = [f"{w} {v}ing {w}{v}s un{v}able" for w in ("pre", "post", "mid", "anti") for v in ("mov", "play", "read")]
+    config = TextConfig(tokenizer=kind, vocab_size=60, min_frequency=1)
+    first = train_tokenizer(texts, config)
+    assert all(train_tokenizer(texts, config).to_str() == first.to_str() for _ in range(5))
+    assert first.encode("##ing").tokens[1:] != ["##ing"]  # pieces are vocabulary, not special text
 
 
 def test_truncation_and_padding_lengths() -> None:

@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 import deepfit
 from deepfit.config import load_config
@@ -19,14 +18,7 @@ from deepfit.errors import ConfigError, DataError
 from deepfit.evaluation import forecast
 from deepfit.evaluation.forecast import forecast_report, point_metrics, smape
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and do not fight other processes for the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def series_frame(n: int = 200, period: int = 12, seed: int = 0, noise: float = 0.05) -> pd.DataFrame:

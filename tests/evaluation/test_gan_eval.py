@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,14 +25,7 @@ from deepfit.evaluation.gan_eval import (
 )
 from deepfit.models.gan import GanCodec
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """The classifiers are small: on a busy two-core machine, threads only add hand-offs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def rows(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:

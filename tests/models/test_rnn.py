@@ -21,14 +21,7 @@ from deepfit.predictor import build_model
 from deepfit.training.trainer import Trainer
 from tests.data.test_sequences import waves, write_npz
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and do not fight other processes for the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def sine_csv(path: Path, n: int = 400, period: int = 16) -> Path:

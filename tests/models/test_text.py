@@ -24,13 +24,7 @@ TINY_RNN = {"embedding_dim": 16, "rnn_hidden": 16, "dropout": 0.0}
 TINY_TRANSFORMER = {"d_model": 32, "heads": 4, "layers": 1, "ff_dim": 64, "dropout": 0.0}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and do not fight other processes for the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def text_case(model: dict[str, Any]) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +23,7 @@ from deepfit.training.gan import GanData, fit_gan, gan_data
 MEANS = {"a": (-2.0, 1.0), "b": (2.0, -1.0)}  # two clusters, a quarter / three quarters of the rows
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def mixture(n: int = 1200, seed: int = 0) -> pd.DataFrame:

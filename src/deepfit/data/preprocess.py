@@ -21,6 +21,21 @@ _TRUE = {"true", "yes", "y", "t", "1", "1.0"}
 _FALSE = {"false", "no", "n", "f", "0", "0.0"}
 
 
+def column_scaling(values: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column ``(offset, scale)`` of a (rows, columns) array, to apply as ``(x - offset) / scale``.
+
+    ``method`` is data.preprocess.scaling: standard, minmax or none. A constant column gets scale 1, so it is
+    only shifted.
+    """
+    if method == "standard":
+        offset, scale = values.mean(0), values.std(0)
+    elif method == "minmax":
+        offset, scale = values.min(0), values.max(0) - values.min(0)
+    else:
+        offset, scale = np.zeros(values.shape[1]), np.ones(values.shape[1])
+    return offset, np.where(scale > 1e-12, scale, 1.0)
+
+
 def _key(value: Any) -> str:
     """Categories compared as text, so 3, 3.0 and "3" read from different files agree."""
     if isinstance(value, str):

@@ -20,6 +20,7 @@ from deepfit.config import Config, SequenceConfig
 from deepfit.data.batches import TensorData
 from deepfit.data.clean import _target_summary
 from deepfit.data.pipeline import PreparedData
+from deepfit.data.preprocess import column_scaling
 from deepfit.data.schema import infer_task
 from deepfit.data.sequence_io import Sequences, looks_like_sequences, read_long, read_npz, read_sequences
 from deepfit.data.sources import read_source
@@ -38,12 +39,7 @@ class SequencePreprocessor:
     def fit(self, seqs: Sequences, *, target: str, task: str) -> SequencePreprocessor:
         seq_len = self.config.max_length or int(seqs.lengths.max())
         real = seqs.x[np.arange(seqs.x.shape[1])[None, :] < seqs.lengths[:, None]]  # (real steps, features)
-        if self.scaling == "standard":
-            offset, scale = real.mean(0), real.std(0)
-        elif self.scaling == "minmax":
-            offset, scale = real.min(0), real.max(0) - real.min(0)
-        else:
-            offset, scale = np.zeros(real.shape[1]), np.ones(real.shape[1])
+        offset, scale = column_scaling(real, self.scaling)
         self.state = {
             "task": task,
             "target": target,
@@ -53,7 +49,7 @@ class SequencePreprocessor:
             "seq_len": seq_len,
             "truncated_train_sequences": int((seqs.lengths > seq_len).sum()),
             "offset": offset.tolist(),
-            "scale": np.where(scale > 1e-12, scale, 1.0).tolist(),  # a constant feature is only shifted
+            "scale": scale.tolist(),
         }
         if task == "classification":
             classes = sorted(pd.unique(pd.Series(seqs.y)), key=lambda v: (isinstance(v, str), v))

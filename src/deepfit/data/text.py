@@ -7,6 +7,7 @@ to one length. Every text starts with [CLS]. The tokenizer travels in ``preproce
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,9 +173,24 @@ def train_tokenizer(texts: list[str], config: TextConfig) -> Tokenizer:
     steps += [normalizers.StripAccents()] if config.strip_accents else []
     tokenizer.normalizer = normalizers.Sequence(steps)
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer.train_from_iterator(texts, trainer(special_tokens=SPECIAL, **options), length=len(texts))
+    pieces = _continuing_pieces(tokenizer, texts) if config.tokenizer == "wordpiece" else []
+    tokenizer.train_from_iterator(texts, trainer(special_tokens=SPECIAL + pieces, **options), length=len(texts))
+    if pieces:  # in the vocabulary, as WordPiece needs them, but not special: '##a' in a text is just text
+        raw = json.loads(tokenizer.to_str())
+        raw["added_tokens"] = [t for t in raw["added_tokens"] if t["content"] in SPECIAL]
+        tokenizer = Tokenizer.from_str(json.dumps(raw))
     tokenizer.post_processor = processors.TemplateProcessing(single="[CLS] $A", special_tokens=[("[CLS]", CLS)])
     return tokenizer
+
+
+def _continuing_pieces(tokenizer: Tokenizer, texts: list[str]) -> list[str]:
+    """'##' + every character of the normalised texts, sorted: WordPiece training made deterministic.
+
+    The trainer creates these pieces in hash-map order, so their ids, and the merges they tie-break, change
+    from run to run (huggingface/tokenizers#1794). Given up front, in a fixed order, nothing is left to chance.
+    """
+    chars = set().union(*(tokenizer.normalizer.normalize_str(text) for text in texts))
+    return [f"##{c}" for c in sorted(chars) if not c.isspace()]
 
 
 @dataclass

@@ -20,6 +20,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from deepfit.config import Config, SplitConfig, TimeSeriesConfig
 from deepfit.data.batches import TensorData
 from deepfit.data.pipeline import PreparedData, load_frame
+from deepfit.data.preprocess import column_scaling
 from deepfit.data.series_clean import SeriesLayout, require_column, resolve_layout, source_name, split_series, where
 from deepfit.data.sources import read_source
 from deepfit.data.spec import DataSpec
@@ -68,13 +69,7 @@ class SeriesPreprocessor:
 
     def fit(self, train_parts: list[np.ndarray], layout: SeriesLayout, season: int) -> SeriesPreprocessor:
         values = np.concatenate(train_parts)
-        if self.scaling == "standard":
-            offset, scale = values.mean(0), values.std(0)
-        elif self.scaling == "minmax":
-            offset, scale = values.min(0), values.max(0) - values.min(0)
-        else:
-            offset, scale = np.zeros(values.shape[1]), np.ones(values.shape[1])
-        scale = np.where(scale > 1e-12, scale, 1.0)  # a flat column is only shifted
+        offset, scale = column_scaling(values, self.scaling)
         c = self.config
         self.state = {
             "task": "regression",
