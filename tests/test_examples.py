@@ -81,6 +81,8 @@ def test_forecast_example_beats_both_naive_baselines(tmp_path: Path) -> None:
     assert test["beats_naive"] and test["beats_seasonal_naive"]
     assert test["season"] == 24  # the synthetic series' daily season, found from the autocorrelation
     assert set(test) >= {"mae", "rmse", "mape", "smape"}
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert "Against naive forecasts" in page and "seasonal naive (season 24)" in page
 
 
 @pytest.mark.parametrize(

@@ -147,7 +147,9 @@ def train(
     for diagnosis in diagnostics:
         print_lines(console, "Diagnostics", diagnosis.summary_lines())
     if cfg.output.report:
-        _write_report(run, console)
+        from deepfit.evaluation.report import write_report
+
+        write_report(run, console)
     seconds = time.perf_counter() - started
     console.print(f"Run saved to [bold]{run}[/bold] ({seconds:.1f} s, best epoch {fit.best_epoch} of {fit.epochs})")
     return TrainResult(run, metrics, fit.history, fit.best_epoch, fit.stop_reason, seconds)
@@ -253,18 +255,6 @@ def inspect(
         overrides["data.source"] = source if source.startswith("builtin:") else str(Path(source).resolve())
     cfg = load_config(config, overrides or None).with_absolute_paths()
     return prepare(cfg, frame).report
-
-
-def _write_report(run: Path, console: Any) -> None:
-    """report.html for the run; a failure here must not cost the trained run, so it only warns."""
-    from deepfit.evaluation.report import build_report
-
-    try:
-        console.print(f"Report: {build_report(run)}")
-    except Exception as exc:  # the run is saved; the report can be rebuilt with `deepfit report`
-        import warnings
-
-        warnings.warn(f"report.html was not written ({exc}); rebuild it with `deepfit report {run}`", stacklevel=3)
 
 
 def _splits_line(report: dict[str, Any]) -> str:

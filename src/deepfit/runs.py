@@ -45,6 +45,16 @@ def new_run_dir(output_dir: str | Path, name: str, run_dir: str | Path | None = 
     return path
 
 
+def _file_mode() -> int:
+    """The mode a new file gets from ``open()`` under this process's umask (read once, at import)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _file_mode()
+
+
 def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "w", durable: bool = True) -> None:
     """Call ``write(file)`` on a temp file beside ``path``, then move it into place.
 
@@ -53,9 +63,13 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "w"
     skip it: on a small model that fsync would cost more than the epoch.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
+    try:
+        os.fchmod(fd, _FILE_MODE)  # mkstemp makes 0600: give the file the mode open() would
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
             write(handle)
             handle.flush()
@@ -65,10 +79,12 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "w"
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            raise DeepfitError(
-                f"cannot write {path}: {exc.strerror or exc}", hint="check free disk space and permissions"
-            ) from None
+            raise _cannot_write(path, exc) from None
         raise
+
+
+def _cannot_write(path: Path, exc: OSError) -> DeepfitError:
+    return DeepfitError(f"cannot write {path}: {exc.strerror or exc}", hint="check free disk space and permissions")
 
 
 def write_text(path: str | Path, text: str, durable: bool = True) -> None:

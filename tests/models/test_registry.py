@@ -14,6 +14,7 @@ def test_describe_shows_each_family_by_its_own_size_keys() -> None:
     assert describe({"name": "gru", "rnn_hidden": 64, "rnn_layers": 1}) == "gru rnn_hidden 64 rnn_layers 1"
     assert describe({"name": "transformer", "d_model": 128, "layers": 2}) == "transformer d_model 128 layers 2"
     assert describe({"name": "custom", "builder": "nets.py:build"}) == "custom nets.py:build"
+    assert describe({"name": "gan", "hidden": [64], "channels": [8, 16]}, "image") == "gan channels [8, 16]"
 
 
 def test_an_unknown_architecture_is_named_with_a_suggestion() -> None:

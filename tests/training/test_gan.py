@@ -84,6 +84,15 @@ def test_run_files(tabular_run: Any) -> None:
     assert json.loads((run / "model" / "meta.json").read_text())["spec"]["task"] == "generation"
 
 
+def test_report_shows_curves_scores_and_sample_rows(tabular_run: Any) -> None:
+    page = (tabular_run.run_dir / "report.html").read_text()
+    for part in ("Training curves", "Is the generated data like the real data?", "two-sample accuracy (ideal 0.5)"):
+        assert part in page
+    assert "The first 12 rows of samples.csv" in page and "<th>Wasserstein</th>" in page
+    assert page.count("data:image/png;base64,") == 1  # the curves; no HTTP anywhere: it opens offline
+    assert "http://" not in page and "https://" not in page
+
+
 def test_sample_from_a_saved_run(tabular_run: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = tabular_run.run_dir
     first, again = sample(run, 50, seed=3), sample(run, 50, seed=3)
@@ -200,6 +209,8 @@ def test_image_gan_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     result = deepfit.train(config, run_dir=tmp_path / "run")
     grid = Image.open(result.run_dir / "samples.png")
     assert grid.mode == "RGB" and grid.size == (8 * (12 * 2 + 2) + 2,) * 2  # 64 tiles, upscaled x2
+    page = (result.run_dir / "report.html").read_text()
+    assert "Samples" in page and page.count("data:image/png;base64,") == 2  # the curves and the sample grid
     report = result.metrics["test"]
     assert set(report["class_coverage"]["predicted"]) == {"circle", "square", "triangle"}
     assert 0 <= report["two_sample"]["accuracy"] <= 1 and len(result.history) == 2

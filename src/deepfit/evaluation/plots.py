@@ -50,6 +50,7 @@ _LABELS = {
     "mae": "MAE",
     "mse": "MSE",
     "mape": "MAPE",
+    "smape": "sMAPE",
     "r2": "R²",
     "roc_auc": "ROC AUC",
     "f1_macro": "F1 macro",
@@ -275,3 +276,23 @@ def layer_values(row: dict[str, Any], key: str) -> dict[str, Any]:
     """``row[key]`` as a dict (empty when absent or malformed); ``grad_norm`` falls back to ``norms``."""
     value = row.get(key) or (row.get("norms") if key == "grad_norm" else None)
     return value if isinstance(value, dict) else {}
+
+
+def gan_curves(history: Sequence[dict[str, Any]]) -> bytes:
+    """A GAN's epochs: both losses (left); D's mean output on real and generated data, and diversity (right).
+
+    D(real) and D(fake) drifting to 1 and 0 is a discriminator that has won; a diversity ratio falling
+    towards 0 is mode collapse.
+    """
+    plt = _pyplot()
+    epochs = [row.get("epoch", i + 1) for i, row in enumerate(history)]
+    with plt.rc_context(_STYLE):
+        fig, (loss_ax, d_ax) = plt.subplots(1, 2, figsize=(11, 4.2))
+        _series(loss_ax, epochs, history, "d_loss", "discriminator", TRAIN)
+        _series(loss_ax, epochs, history, "g_loss", "generator", VALID)
+        _finish(loss_ax, "Losses", "loss", None, epochs, history, "d_loss")
+        _series(d_ax, epochs, history, "d_real", "D(real)", TEST)
+        _series(d_ax, epochs, history, "d_fake", "D(generated)", VALID)
+        _series(d_ax, epochs, history, "val_diversity_ratio", "diversity ratio", LR)
+        _finish(d_ax, "Discriminator and diversity", "", None, epochs, history, "d_real")
+        return _png(fig)

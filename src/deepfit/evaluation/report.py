@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,17 +42,17 @@ def build_report(run_dir: str | Path) -> Path:
             f"{path} is not a deepfit run directory (no {CONFIG})", hint="pass a folder made by `deepfit train`"
         )
     run = summarize_run(path)
-    builders: list[Callable[[RunSummary], Section | None]] = [
-        _learning_section,
-        _confusion_section,
-        _regression_section,
-        _per_class_section,
-        _data_section,
-        _gradient_section,
-        _diagnostics_section,
-        _config_section,
-    ]
-    sections = [s for s in (build(run) for build in builders) if s is not None]
+    builders: list[Callable[[RunSummary], Section | None]]
+    if run.task == "generation":  # a GAN run: its curves, scores and samples (gan_report.py)
+        from deepfit.evaluation import gan_report
+
+        sections = gan_report.sections(run)
+        builders = []
+    else:
+        sections = []
+        builders = [_learning_section, _forecast_section, _confusion_section, _regression_section, _per_class_section]
+    builders += [_data_section, _gradient_section, _diagnostics_section, _config_section]
+    sections += [s for s in (build(run) for build in builders) if s is not None]
     out = path / REPORT
     write_text(out, page(f"{run.name} · deepfit report", _header(run), sections))
     return out
@@ -63,13 +64,18 @@ def _header(run: RunSummary) -> str:
     facts = [
         ("task", run.task),
         ("dataset", run.dataset),
-        ("model", describe(model)),
+        ("model", describe(model, (run.config.get("data") or {}).get("kind"))),
         ("finished", run.time.strftime("%Y-%m-%d %H:%M")),
         ("epochs", str(run.epochs)),
-        ("best epoch", "—" if run.best_epoch is None else f"{run.best_epoch} (by {run.monitor})"),
     ]
+    if run.task != "generation":  # a GAN keeps its last epoch: no best one to name
+        facts.append(("best epoch", "—" if run.best_epoch is None else f"{run.best_epoch} (by {run.monitor})"))
     chips = "".join(f'<span class="chip"><b>{e(k)}</b> {e(v)}</span>' for k, v in facts)
     cards = []
+    if run.task == "generation":
+        from deepfit.evaluation import gan_report
+
+        cards = gan_report.cards(run)
     for name in CARD_METRICS.get(run.task, ()):
         test, val = run.metric("test", name), run.metric("validation", name)
         if test is None and val is None:
@@ -136,6 +142,30 @@ def _regression_section(run: RunSummary) -> Section | None:
     )
 
 
+def _forecast_section(run: RunSummary) -> Section | None:
+    """A forecast beside the naive and seasonal-naive forecasts it must beat (evaluation/forecast.py)."""
+    test = run.evaluation.get("test") or {}
+    baselines = test.get("baselines")
+    if not baselines:
+        return None
+    e = html.escape
+    names = {"naive": "naive (last value)", "seasonal_naive": f"seasonal naive (season {test.get('season', '?')})"}
+    rows = [("model", test), *((names.get(k, k), v) for k, v in baselines.items())]
+    metrics = ("mae", "rmse", "mape", "smape")
+    best = {m: min(r.get(m, math.inf) for _, r in rows) for m in metrics}
+    head = "<tr><th>forecast</th>" + "".join(f"<th>{e(metric_label(m))}</th>" for m in metrics) + "</tr>"
+    body = "".join(
+        f"<tr><td>{e(name)}</td>"
+        + "".join(f"<td class='num'>{'<b>' if r.get(m) == best[m] else ''}{_fmt(m, r.get(m))}</td>" for m in metrics)
+        + "</tr>"
+        for name, r in rows
+    )
+    notes = "".join(f"<div class='finding'><p>{e(line)}</p></div>" for line in test.get("notes", []))
+    table = f"<table class='grid'><thead>{head}</thead><tbody>{body}</tbody></table>"
+    caption = f"<p>Test split, {test.get('horizon', '?')} step(s) ahead, original units; the best of each is bold.</p>"
+    return "forecast", "Against naive forecasts", caption + table + notes
+
+
 def _per_class_section(run: RunSummary) -> Section | None:
     per_class = (run.evaluation.get("test") or {}).get("per_class")
     if run.task != "classification" or not per_class:
@@ -173,23 +203,38 @@ def _data_section(run: RunSummary) -> Section | None:
     facts = [
         ("rows in → used", f"{report.get('rows_in', '?')} → {report.get('rows_out', '?')}"),
         ("splits", ", ".join(f"{k} {v}" for k, v in splits.items()) or "—"),
-        ("features", ", ".join(f"{kinds.count(k)} {k}" for k in dict.fromkeys(kinds)) or "—"),
+    ]
+    if kinds:
+        facts.append(("features", ", ".join(f"{kinds.count(k)} {k}" for k in dict.fromkeys(kinds))))
+    facts += [
         ("rows without a target", report.get("missing_target_rows", 0)),
         ("duplicate rows removed", report.get("duplicate_rows", 0)),
-        (
-            "conflicting labels",
-            f"{conflicts.get('groups', 0)} groups, {conflicts.get('rows', 0)} rows; policy "
-            f"'{conflicts.get('policy', '?')}' removed {conflicts.get('rows_removed', 0)}",
-        ),
-        ("missing values", ", ".join(f"{c} ({n})" for c, n in (report.get("missing_values") or {}).items()) or "none"),
-        (
-            "unparseable cells",
-            ", ".join(f"{c} ({i.get('count', '?')})" for c, i in (report.get("unparseable_cells") or {}).items())
-            or "none",
-        ),
-        ("dropped columns", "; ".join(f"{c}: {r}" for c, r in (report.get("dropped_columns") or {}).items()) or "none"),
     ]
+    if conflicts:  # each kind reports the checks that apply to it; a forecast has no labels to conflict
+        facts.append(
+            (
+                "conflicting labels",
+                f"{conflicts.get('groups', 0)} groups, {conflicts.get('rows', 0)} rows; policy "
+                f"'{conflicts.get('policy', '?')}' removed {conflicts.get('rows_removed', 0)}",
+            )
+        )
+    if "columns" in report:  # tables: per-column checks
+        facts += [
+            (
+                "missing values",
+                ", ".join(f"{c} ({n})" for c, n in (report.get("missing_values") or {}).items()) or "none",
+            ),
+            (
+                "unparseable cells",
+                ", ".join(f"{c} ({i.get('count', '?')})" for c, i in (report.get("unparseable_cells") or {}).items())
+                or "none",
+            ),
+        ]
+    dropped = report.get("dropped_columns") or {}
+    facts.append(("dropped columns", "; ".join(f"{c}: {r}" for c, r in dropped.items()) or "none"))
     body = kv_table(facts)
+    if report.get("notes"):  # images, text, sequences, series: what reading and preparing them did
+        body += "<ul class='notes'>" + "".join(f"<li>{e(str(n))}</li>" for n in report["notes"]) + "</ul>"
     summary = report.get("target_summary") or {}
     classes = summary.get("classes")
     if classes:
@@ -304,6 +349,16 @@ def _config_section(run: RunSummary) -> Section:
     return "config", "Config", body
 
 
+def write_report(run: Path, console: Any) -> None:
+    """report.html at the end of a run; a failure here must not cost the trained run, so it only warns."""
+    try:
+        console.print(f"Report: {build_report(run)}")
+    except Exception as exc:  # the run is saved; the report can be rebuilt with `deepfit report`
+        import warnings
+
+        warnings.warn(f"report.html was not written ({exc}); rebuild it with `deepfit report {run}`", stacklevel=3)
+
+
 def _figure(png: bytes, alt: str, caption: str) -> str:
     data = base64.b64encode(png).decode("ascii")
     image = f"<img src='data:image/png;base64,{data}' alt='{html.escape(alt)}'>"
@@ -313,7 +368,7 @@ def _figure(png: bytes, alt: str, caption: str) -> str:
 def _fmt(name: str, value: float | None) -> str:
     if value is None:
         return "—"
-    if name == "mape":
+    if name in ("mape", "smape"):
         return f"{100 * value:.1f}%"
     return f"{value:.4f}" if abs(value) < 10 else f"{value:,.2f}"
 

@@ -68,10 +68,14 @@ def size_key(name: str) -> str:
     return f"model.{SIZE_KEYS.get(name, ('hidden',))[0]}"
 
 
-def describe(model: dict[str, Any]) -> str:
-    """``mlp hidden [256, 128]``, ``cnn channels [16, 32] blocks 2``, ``custom my_models.py:build``."""
+def describe(model: dict[str, Any], kind: str | None = None) -> str:
+    """``mlp hidden [256, 128]``, ``cnn channels [16, 32] blocks 2``, ``custom my_models.py:build``.
+
+    ``kind`` is the data's: a GAN for images is convolutional (its size is model.channels).
+    """
     name = model.get("name", "?")
     if name == "custom":
         return f"custom {model.get('builder', '')}".strip()
-    sizes = " ".join(f"{key} {model[key]}" for key in SIZE_KEYS.get(name, ()) if model.get(key) is not None)
+    keys = ("channels",) if name == "gan" and kind == "image" else SIZE_KEYS.get(name, ())
+    sizes = " ".join(f"{key} {model[key]}" for key in keys if model.get(key) is not None)
     return f"{name} {sizes}".strip()

@@ -126,6 +126,10 @@ def train_gan(
         metrics = {data.real_split: evaluate(model, data, cfg.train.seed, cfg.model.gan_loss)}
     write_json(run / EVAL, metrics)
     print_results(console, metrics[data.real_split], data.real_split)
+    if cfg.output.report:
+        from deepfit.evaluation.report import write_report
+
+        write_report(run, console)
     seconds = time.perf_counter() - started
     console.print(f"Samples: {samples_path}\nRun saved to [bold]{run}[/bold] ({seconds:.1f} s, {len(history)} epochs)")
     return TrainResult(run, metrics, history, len(history), "", seconds)
@@ -280,20 +284,14 @@ def print_results(console: Any, report: dict[str, Any], split: str) -> None:
     """The headline scores of eval.json as a table, then the findings (also ``deepfit evaluate RUN``)."""
     from rich.table import Table
 
+    from deepfit.evaluation.gan_report import score_rows
+
     table = Table(title=f"GAN evaluation ({split} split)", title_justify="left")
     table.caption = f"{report['n_real']} real and {report['n_generated']} generated samples"
     table.add_column("score")
     table.add_column("value", justify="right")
     table.add_column("ideal", justify="right")
-    rows = [
-        ("two-sample accuracy", report["two_sample"]["accuracy"], "0.5"),
-        ("diversity ratio", report["diversity_ratio"], "1.0"),
-        ("coverage", report["coverage"], "~1.0"),
-    ]
-    rows += [(k.replace("_", " "), report[k], "0") for k in ("mean_wasserstein", "mean_ks", "mean_tvd") if k in report]
-    if "class_coverage" in report:
-        rows.append(("share of classes produced", report["class_coverage"]["share_of_classes"], "1.0"))
-    for label, value, ideal in rows:
+    for label, value, ideal in score_rows(report):
         table.add_row(label, f"{value:.3f}", ideal)
     console.print(table)
     for line in report["findings"]:
