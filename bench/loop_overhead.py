@@ -25,7 +25,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from deepfit.config import load_config
+from deepfit.config import OutputConfig, load_config
 from deepfit.data.batches import TensorData
 from deepfit.data.pipeline import prepare
 from deepfit.evaluation.evaluate import epoch_metrics_fn
@@ -116,7 +116,7 @@ def deepfit_loop(train: TensorData, val: TensorData, epochs: int, full: bool) ->
             callbacks = [
                 MetricsLog(run),
                 Diagnostics(run, console=console),
-                Checkpointer(run),
+                Checkpointer(run, min_seconds=OutputConfig().checkpoint_seconds),  # the config's default
                 ProgressBar(console=console),
             ]
         trainer = Trainer(config, callbacks=[*callbacks, clock], metrics_fn=epoch_metrics_fn("classification", "loss"))

@@ -112,7 +112,7 @@ def train(
     run_callbacks: list[Any] = [
         MetricsLog(run),
         *diagnostics,  # before the checkpointer, so that its findings are saved with the epoch
-        Checkpointer(run, cfg.output.checkpoint_every, {"config": cfg.to_dict()}),
+        Checkpointer(run, cfg.output.checkpoint_every, {"config": cfg.to_dict()}, cfg.output.checkpoint_seconds),
         *build_loggers(cfg.output.loggers, run, cfg.to_dict()),
         *(callbacks or []),
     ]

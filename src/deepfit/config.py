@@ -430,6 +430,12 @@ class OutputConfig(Section):
     dir: str = Field("runs", description="Folder for run directories (relative to the working directory).")
     name: str | None = Field(None, description="Run name; default: the config file's name.")
     checkpoint_every: int = Field(1, ge=1, description="Epochs between checkpoints.")
+    checkpoint_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="At most one periodic checkpoint per this many seconds; the last epoch, Ctrl-C and SIGTERM "
+        "always save one (0: every checkpoint_every epochs).",
+    )
     report: bool = Field(True, description="Write report.html at the end of a run (`deepfit report` rebuilds it).")
     loggers: list[Literal["tensorboard", "mlflow"]] = Field(
         default_factory=list, description="Extra experiment loggers (each needs its extra: deepfit[tensorboard])."

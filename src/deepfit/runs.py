@@ -95,8 +95,12 @@ def write_json(path: str | Path, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, default=_jsonable) + "\n")
 
 
+def json_line(row: dict[str, Any]) -> str:
+    return json.dumps(row, default=_jsonable) + "\n"
+
+
 def write_jsonl(path: str | Path, rows: list[dict[str, Any]], durable: bool = True) -> None:
-    write_text(path, "".join(json.dumps(r, default=_jsonable) + "\n" for r in rows), durable=durable)
+    write_text(path, "".join(map(json_line, rows)), durable=durable)
 
 
 def read_json(path: str | Path) -> Any:

@@ -23,7 +23,8 @@ def predict_outputs(model: nn.Module, inputs: tuple[torch.Tensor, ...], batch_si
     model.eval()
     device = next(model.parameters()).device
     n = len(inputs[0])
-    outs = [model(*(t[i : i + batch_size].to(device) for t in inputs)) for i in range(0, n, batch_size)]
+    with torch.no_grad():  # no graph: prediction never backpropagates
+        outs = [model(*(t[i : i + batch_size].to(device) for t in inputs)) for i in range(0, n, batch_size)]
     model.train(was_training)
     return torch.cat(outs).float() if outs else torch.empty(0)
 

@@ -9,6 +9,7 @@ per-batch events cost nothing when no callback defines them.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +19,9 @@ import torch
 from torch import nn
 
 from deepfit.evaluation.registry import is_better, metric_info
-from deepfit.runs import CHECKPOINTS, METRICS, write_jsonl
+from deepfit.runs import CHECKPOINTS, METRICS, json_line, write_jsonl
 
+REDRAW_SECONDS = 0.1  # the progress bar's redraws: at most ten a second, as rich's own refresh thread
 EVENTS = (
     "on_fit_begin",
     "on_epoch_begin",
@@ -105,41 +107,71 @@ class EarlyStopping:
 
 
 class MetricsLog:
-    """``metrics.jsonl``: one row per epoch, rewritten atomically (a reader never sees a torn line)."""
+    """``metrics.jsonl``: one row per epoch, appended as the epoch ends.
+
+    One short ``write`` per epoch (not a rewrite of the whole file: that grows with the run). A process
+    killed mid-write can cut the last line only, which readers skip; a resumed run starts the file again
+    from its checkpoint's history, and the end of the run rewrites it atomically and durably.
+    """
 
     def __init__(self, run_dir: str | Path):
         self.path = Path(run_dir) / METRICS
+        self.file: Any = None
+
+    def on_fit_begin(self, state: TrainState) -> None:
+        write_jsonl(self.path, state.history, durable=False)  # empty, or a resumed run's epochs so far
+        self.file = self.path.open("a", encoding="utf-8")
 
     def on_epoch_end(self, state: TrainState) -> None:
-        write_jsonl(self.path, state.history, durable=False)  # atomic; fsync only at the end
+        self.file.write(json_line(state.logs))
+        self.file.flush()
 
     def on_fit_end(self, state: TrainState) -> None:
+        self.close()
         write_jsonl(self.path, state.history)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
 
 
 class Checkpointer:
-    """``checkpoints/last.pt`` every ``every`` epochs; ``save(state)`` builds the explicit dict."""
+    """``checkpoints/last.pt`` every ``every`` epochs, and at most once per ``min_seconds``.
 
-    def __init__(self, run_dir: str | Path, every: int = 1, payload: dict[str, Any] | None = None):
+    The last epoch always saves (durably), and so do Ctrl-C and SIGTERM (the trainer calls ``save``), so the
+    time limit costs at most ``min_seconds`` of work on a hard kill, while small, fast epochs do not pay a
+    checkpoint each (``output.checkpoint_seconds``).
+    """
+
+    def __init__(
+        self, run_dir: str | Path, every: int = 1, payload: dict[str, Any] | None = None, min_seconds: float = 0.0
+    ):
         self.dir = Path(run_dir) / CHECKPOINTS
-        self.every = every
+        self.every, self.min_seconds = every, min_seconds
         self.payload = payload or {}  # resolved config and the like, saved with every checkpoint
         self.last_good_epoch: int | None = None
+        self.saved_at = -math.inf
 
     @property
     def path(self) -> Path:
         return self.dir / "last.pt"
 
+    def on_fit_begin(self, state: TrainState) -> None:
+        self.saved_at = time.monotonic()  # the first periodic checkpoint comes min_seconds in
+
     def on_epoch_end(self, state: TrainState) -> None:
         last = state.stop or state.epoch == state.epochs
-        if state.epoch % self.every == 0 or last:
-            self.save(state, durable=last)  # atomic every epoch; fsynced (slow) only when it matters
+        due = state.epoch % self.every == 0 and time.monotonic() - self.saved_at >= self.min_seconds
+        if due or last:
+            self.save(state, durable=last)  # atomic every time; fsynced (slow) only when it matters
 
     def save(self, state: TrainState, durable: bool = True) -> None:
         from deepfit.training.checkpoint import checkpoint_dict, save_checkpoint
 
         save_checkpoint(self.path, checkpoint_dict(state, self.payload), durable=durable)
         self.last_good_epoch = state.epoch
+        self.saved_at = time.monotonic()
 
 
 class ProgressBar:
@@ -148,6 +180,7 @@ class ProgressBar:
     def __init__(self, show: str = "val_loss", console: Any = None):
         self.show, self.console = show, console
         self.progress: Any = None
+        self.epoch, self.logs = 0, {}
 
     def on_fit_begin(self, state: TrainState) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -164,18 +197,27 @@ class ProgressBar:
         )
         self.progress.start()
         self.task = self.progress.add_task("train", total=state.epochs, completed=state.epoch, status="")
-        self.start = time.perf_counter()
+        self.start = self.drawn_at = time.perf_counter()
 
     def on_epoch_end(self, state: TrainState) -> None:
-        logs = state.logs
+        self.epoch, self.logs = state.epoch, state.logs
+        now = time.perf_counter()
+        if now - self.drawn_at >= REDRAW_SECONDS or state.epoch == state.epochs:  # at most 10 redraws a second
+            self._draw()
+            self.drawn_at = now
+
+    def _draw(self) -> None:
+        logs = self.logs
         parts = [f"loss {logs['train_loss']:.4f}"]
         for key in (self.show, "val_loss", "val_accuracy"):
             if key in logs and key not in ("train_loss",) and not any(p.startswith(key) for p in parts):
                 parts.append(f"{key} {logs[key]:.4f}")
-        self.progress.update(self.task, completed=state.epoch, status="  ".join(parts[:3]))
+        self.progress.update(self.task, completed=self.epoch, status="  ".join(parts[:3]))
         self.progress.refresh()
 
     def close(self) -> None:
         if self.progress is not None:
+            if self.logs:
+                self._draw()  # the last epoch's figures, also when stopped early
             self.progress.stop()
             self.progress = None

@@ -19,16 +19,22 @@ def build_optimizer(model: nn.Module, config: TrainConfig, lr: float | None = No
     ]
     groups = [g for g in groups if g["params"]]
     lr = float(config.lr if lr is None else lr)
+    # On the CPU, PyTorch defaults to a Python loop over tensors; its foreach kernels update a whole group in
+    # one call (what it already does on GPUs), which keeps two groups as cheap as one (bench/loop_overhead.py).
+    cpu = bool(params) and params[0].device.type == "cpu"
+    kwargs = {"foreach": True} if cpu else {}
     if opt.name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=opt.momentum, nesterov=opt.nesterov and opt.momentum > 0)
+        return torch.optim.SGD(
+            groups, lr=lr, momentum=opt.momentum, nesterov=opt.nesterov and opt.momentum > 0, **kwargs
+        )
     if opt.name == "adam":
-        return torch.optim.Adam(groups, lr=lr, betas=opt.betas, eps=opt.eps)
+        return torch.optim.Adam(groups, lr=lr, betas=opt.betas, eps=opt.eps, **kwargs)
     if opt.name == "adamw":
-        return torch.optim.AdamW(groups, lr=lr, betas=opt.betas, eps=opt.eps)
+        return torch.optim.AdamW(groups, lr=lr, betas=opt.betas, eps=opt.eps, **kwargs)
     if opt.name == "adagrad":
-        return torch.optim.Adagrad(groups, lr=lr, eps=opt.eps)
+        return torch.optim.Adagrad(groups, lr=lr, eps=opt.eps, **kwargs)
     if opt.name == "rmsprop":
-        return torch.optim.RMSprop(groups, lr=lr, momentum=opt.momentum, eps=opt.eps)
+        return torch.optim.RMSprop(groups, lr=lr, momentum=opt.momentum, eps=opt.eps, **kwargs)
     raise ValueError(f"unknown optimizer '{opt.name}'")  # unreachable: the config validates names
 
 

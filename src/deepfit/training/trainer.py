@@ -148,7 +148,7 @@ class Trainer:
                             batch_loss = batch_loss + cfg.l1 * l1_penalty(model)
                     # the mean over the micro-batches of one step: divide by how many this step has
                     group = min(cfg.accumulate, micro_batches - (index // cfg.accumulate) * cfg.accumulate)
-                    scaler.scale(batch_loss / group).backward()
+                    scaler.scale(batch_loss / group if group > 1 else batch_loss).backward()
                     total += batch_loss.detach() * len(target)
                     if (index + 1) % cfg.accumulate and index + 1 < micro_batches:
                         continue  # accumulate: no optimizer step on this micro-batch
@@ -243,6 +243,8 @@ class Trainer:
         kept = ""
         if checkpointer and checkpointer.last_good_epoch:
             kept = f" The last good checkpoint (epoch {checkpointer.last_good_epoch}) is kept at {checkpointer.path}."
+        elif checkpointer:
+            kept = f" No checkpoint was due yet (one at most every {checkpointer.min_seconds:g} s)."
         lr = state.schedule.base_lr
         raise TrainingError(
             f"the {key.replace('_', ' ')} became {value} at epoch {state.epoch} (step {state.step}); "
