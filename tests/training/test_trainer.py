@@ -143,3 +143,31 @@ def test_user_callback_events_fire_in_order() -> None:
 
     Trainer({"epochs": 2}, callbacks=[Recorder()]).fit(nn.Linear(1, 1), line_data(32))
     assert events == ["fit_begin", "epoch_end 1", "epoch_end 2", "fit_end"]
+
+
+def test_periodic_checkpoints_wait_for_min_seconds_but_the_last_epoch_always_saves(tmp_path: Path) -> None:
+    from deepfit.training.callbacks import MetricsLog
+
+    seen: list[tuple[bool, int]] = []
+
+    class Look:  # after the writers, at each epoch end: is there a checkpoint, how many metric lines?
+        def on_epoch_end(self, state) -> None:
+            lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+            seen.append(((tmp_path / "checkpoints" / "last.pt").exists(), len(lines)))
+
+    checkpointer = Checkpointer(tmp_path, min_seconds=3600)
+    Trainer({"epochs": 4}, callbacks=[MetricsLog(tmp_path), checkpointer, Look()]).fit(nn.Linear(1, 1), line_data())
+    assert seen == [(False, 1), (False, 2), (False, 3), (True, 4)]  # one line per epoch, appended as it ends
+    assert load_checkpoint(checkpointer.path)["epoch"] == 4
+
+    (tmp_path / "checkpoints" / "last.pt").unlink()
+    seen.clear()
+    every = Checkpointer(tmp_path, min_seconds=0)
+    Trainer({"epochs": 2}, callbacks=[MetricsLog(tmp_path), every, Look()]).fit(nn.Linear(1, 1), line_data())
+    assert seen == [(True, 1), (True, 2)]  # the file starts again with a new run
+
+
+def test_nan_before_any_checkpoint_says_none_was_due(tmp_path: Path) -> None:
+    data = TensorData((torch.full((8, 2), float("nan")),), torch.zeros(8, 1))
+    with pytest.raises(TrainingError, match=r"No checkpoint was due yet \(one at most every 30 s\)"):
+        Trainer({"epochs": 3}, callbacks=[Checkpointer(tmp_path, min_seconds=30)]).fit(nn.Linear(2, 1), data)
