@@ -131,6 +131,37 @@ def test_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     assert [r["d_loss"] for r in whole.history] == [r["d_loss"] for r in resumed.history]
 
 
+def test_ctrl_c_saves_the_epoch_and_resume_equals_an_uninterrupted_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+
+    from deepfit.training import gan as gan_loop
+    from deepfit.training.trainer import TrainingInterrupted
+
+    config = tabular_config(tmp_path)
+    config["train"]["epochs"] = 4
+    whole = deepfit.train(config, run_dir=tmp_path / "whole")
+    epochs, train_epoch = [], gan_loop.train_epoch
+
+    def then_ctrl_c(*args: Any, **kwargs: Any) -> Any:  # a real SIGINT in the middle of epoch 2
+        epochs.append(len(epochs) + 1)
+        if len(epochs) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return train_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(gan_loop, "train_epoch", then_ctrl_c)
+    with pytest.raises(TrainingInterrupted, match="interrupted by SIGINT after epoch 2") as info:
+        deepfit.train(config, run_dir=tmp_path / "cut")
+    assert f"deepfit train --resume {tmp_path / 'cut'}" in info.value.hint
+    assert torch.load(tmp_path / "cut" / "checkpoints" / "last.pt", weights_only=False)["epoch"] == 2
+    monkeypatch.setattr(gan_loop, "train_epoch", train_epoch)
+    resumed = deepfit.train(resume=tmp_path / "cut")
+    a, b = (torch.load(r.run_dir / "model" / "weights.pt", weights_only=True) for r in (whole, resumed))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_wgan_gp_trains(tmp_path: Path) -> None:
     config = tabular_config(tmp_path, gan_loss="wgan_gp", gan_n_critic=2)
     config["train"]["epochs"] = 2

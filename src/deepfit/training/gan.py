@@ -39,7 +39,8 @@ from deepfit.runs import (
     write_text,
 )
 from deepfit.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from deepfit.training.trainer import resolve_device, seed_everything
+from deepfit.training.interrupts import Interrupts
+from deepfit.training.trainer import TrainingInterrupted, resolve_device, seed_everything
 
 GRID = 64  # images in samples.png
 SMALL = 2_000_000  # parameters: below this, a GAN trains on one CPU thread
@@ -149,7 +150,9 @@ def fit_gan(model: GAN, data: GanData, cfg: Config, run: Path, console: Any, res
     if resume is not None:
         epoch, d_steps, history = _restore(resume, model, opt_g, opt_d, shuffle)
     progress = _progress(console, train_cfg.epochs, epoch)
+    interrupts = Interrupts()  # Ctrl-C / SIGTERM: the epoch under way finishes, is saved, and the run stops
     try:
+        interrupts.install()
         while epoch < train_cfg.epochs:
             start = time.perf_counter()
             order = torch.randperm(len(real_data), generator=shuffle).to(device)
@@ -162,13 +165,20 @@ def fit_gan(model: GAN, data: GanData, cfg: Config, run: Path, console: Any, res
             history.append(row)
             last = epoch == train_cfg.epochs
             write_jsonl(run / METRICS, history, durable=last)  # atomic every epoch; fsynced at the end
-            if epoch % cfg.output.checkpoint_every == 0 or last:
+            if epoch % cfg.output.checkpoint_every == 0 or last or interrupts.signal:
                 state = _checkpoint(model, opt_g, opt_d, epoch, d_steps, history, shuffle, cfg)
-                save_checkpoint(run / CHECKPOINTS / "last.pt", state, durable=last)
+                save_checkpoint(run / CHECKPOINTS / "last.pt", state, durable=last or bool(interrupts.signal))
             if progress is not None:
                 progress.update(progress.task_ids[0], completed=epoch, status=_status(row))
                 progress.refresh()
+            if interrupts.signal and not last:
+                raise TrainingInterrupted(
+                    f"interrupted by {interrupts.signal} after epoch {epoch}; a checkpoint was saved to "
+                    f"{run / CHECKPOINTS / 'last.pt'}",
+                    hint=f"continue with: deepfit train --resume {run}",
+                )
     finally:
+        interrupts.release()
         if progress is not None:
             progress.stop()
     return history

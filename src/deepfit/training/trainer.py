@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import math
 import random
-import signal
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +24,7 @@ from deepfit.errors import ConfigError, RunError, TrainingError
 from deepfit.evaluation.evaluate import MetricsFn, predict_outputs
 from deepfit.training.callbacks import EVENTS, Checkpointer, EarlyStopping, TrainState
 from deepfit.training.checkpoint import set_rng_state, unwrap
+from deepfit.training.interrupts import Interrupts
 from deepfit.training.losses import build_loss
 from deepfit.training.optim import build_optimizer, l1_penalty
 from deepfit.training.schedules import Schedule
@@ -88,7 +87,7 @@ class Trainer:
         self.config = config
         self.callbacks = list(callbacks)
         self.metrics_fn = metrics_fn
-        self._interrupt: str | None = None  # set by the signal handler; checked once per optimizer step
+        self.interrupts = Interrupts()  # Ctrl-C / SIGTERM, checked once per optimizer step
 
     def fit(
         self,
@@ -125,7 +124,7 @@ class Trainer:
         position = self._restore(resume, state, stopper, shuffle) if resume else None
 
         try:
-            self._catch_signals()
+            self.interrupts.install()
             emit("on_fit_begin", state)
             while state.epoch < cfg.epochs and not state.stop:
                 emit("on_epoch_begin", state)
@@ -154,7 +153,7 @@ class Trainer:
                         continue  # accumulate: no optimizer step on this micro-batch
                     self._step(state, scaler, emit)
                     emit.batch("on_batch_end", state)
-                    if self._interrupt:
+                    if self.interrupts.signal:
                         self._save_interrupted(
                             state, emit, {"order": epoch_order, "batch": index + 1, "loss_sum": total}
                         )
@@ -171,11 +170,11 @@ class Trainer:
                 state.extra["position"] = None
                 state.extra["shuffle"] = shuffle.get_state()
                 emit("on_epoch_end", state)
-                if self._interrupt:  # arrived during validation or the epoch's last step
+                if self.interrupts.signal:  # arrived during validation or the epoch's last step
                     self._save_interrupted(state, emit, None)
             emit("on_fit_end", state)
         finally:
-            self._release_signals()
+            self.interrupts.release()
             emit.close()
         return FitResult(state.history, state.epoch, stopper.best_epoch or state.epoch, state.stop_reason, lr)
 
@@ -254,25 +253,6 @@ class Trainer:
         )
 
     # ------------------------------------------------------------ interruption and resume
-    def _catch_signals(self) -> None:
-        """First Ctrl-C / SIGTERM: finish the optimizer step, save, stop. A second Ctrl-C stops at once."""
-        self._interrupt, self._previous = None, {}
-        if threading.current_thread() is not threading.main_thread():
-            return  # signal handlers can only be set from the main thread
-
-        def request(signum: int, frame: Any) -> None:
-            if self._interrupt:
-                raise KeyboardInterrupt
-            self._interrupt = signal.Signals(signum).name
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._previous[sig] = signal.signal(sig, request)
-
-    def _release_signals(self) -> None:
-        for sig, handler in getattr(self, "_previous", {}).items():
-            signal.signal(sig, handler)
-        self._previous = {}
-
     def _save_interrupted(self, state: TrainState, emit: _Emitter, position: dict[str, Any] | None) -> None:
         """Save where the loop is (``position`` None: at an epoch boundary) and stop with how to resume."""
         if position is not None:
@@ -283,8 +263,9 @@ class Trainer:
             raise KeyboardInterrupt
         checkpointer.save(state)
         run = checkpointer.dir.parent
+        epoch = state.epoch + (position is not None)
         raise TrainingInterrupted(
-            f"interrupted by {self._interrupt} after step {state.step} (epoch {state.epoch + (position is not None)}); "
+            f"interrupted by {self.interrupts.signal} after step {state.step} (epoch {epoch}); "
             f"a checkpoint was saved to {checkpointer.path}",
             hint=f"continue with: deepfit train --resume {run}",
         )
