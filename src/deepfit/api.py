@@ -71,7 +71,14 @@ def train(
     spec = prepared.spec
     print_lines(console, "Data", [*summarize(prepared.report), _splits_line(prepared.report)])
     if cfg.model.name == "gan":  # two nets, two optimizers: a loop of its own (docs/gan.md)
+        from deepfit.errors import ConfigError
         from deepfit.training.gan import train_gan
+
+        if callbacks:
+            raise ConfigError(
+                "callbacks are not run by the GAN loop (model.name: gan): it has two optimizers and its own steps",
+                hint="drop callbacks=..., or read the run's metrics.jsonl, which it writes every epoch",
+            )
 
         name = cfg.output.name or (Path(config).stem if isinstance(config, str | Path) else "run")
         return train_gan(cfg, prepared, name=name, run_dir=run_dir, console=console, resume=checkpoint, started=started)

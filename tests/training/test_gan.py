@@ -16,7 +16,7 @@ from deepfit.cli import main
 from deepfit.config import load_config
 from deepfit.data.pipeline import prepare
 from deepfit.data.spec import DataSpec
-from deepfit.errors import DataError, RunError, TrainingError
+from deepfit.errors import ConfigError, DataError, RunError, TrainingError
 from deepfit.models.gan import build_gan, halvings, load_gan, sample
 from deepfit.training.gan import GanData, fit_gan, gan_data
 
@@ -181,7 +181,6 @@ def test_a_nan_loss_stops_with_what_to_do(tmp_path: Path) -> None:
 
 
 def test_unsupported_data_kind_is_refused(tmp_path: Path) -> None:
-    from deepfit.errors import ConfigError
     from tests.models.test_text import text_case
 
     config, _ = text_case({"name": "gan"})(tmp_path)
@@ -291,3 +290,8 @@ def check_gan_conformance(tmp_path: Path) -> None:
     reloaded, codec = load_gan(tmp_path / "run")
     expected = data.codec.decode(model.sample(20, seed=0))
     pd.testing.assert_frame_equal(codec.decode(reloaded.sample(20, seed=0)), expected)
+
+
+def test_callbacks_are_refused_rather_than_ignored(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="callbacks are not run by the GAN loop"):
+        deepfit.train(tabular_config(tmp_path), run_dir=tmp_path / "run", callbacks=[object()])
