@@ -183,6 +183,20 @@ def test_lookback_and_horizon_longer_than_the_series(tmp_path: Path) -> None:
         prepare(config(path, lookback=24, season=30))
 
 
+def test_two_targets_are_scored_in_their_own_units_every_epoch(tmp_path: Path) -> None:
+    """Per-epoch validation metrics and predictions_test.csv in the data's units, with two targets of
+    different scales: the best epoch's val_mae equals eval.json's validation MAE (same weights, same data)."""
+    frame = series_frame(160).assign(other=lambda f: 100 + 50 * f["value"])
+    cfg = {"data": {"source": str(write_csv(tmp_path, frame)), "kind": "timeseries"}, "model": {"name": "gru"}}
+    overrides = {"data.timeseries.lookback": 6, "data.timeseries.horizon": 2, "model.rnn_hidden": 8}
+    fast = {"train.epochs": 4, "output.report": False, "train.diagnostics.enabled": False}
+    result = deepfit.train(cfg, overrides=overrides | fast, run_dir=tmp_path / "run")
+    best = next(r for r in result.history if r["epoch"] == result.best_epoch)
+    assert best["val_mae"] == pytest.approx(result.metrics["validation"]["mae"], rel=1e-4)
+    predictions = pd.read_csv(tmp_path / "run" / "predictions_test.csv")
+    assert predictions["y_true_1"].mean() == pytest.approx(frame["other"].iloc[-30:].mean(), rel=0.05)
+
+
 def test_train_predict_and_evaluate_on_raw_series(tmp_path: Path) -> None:
     """Two series in long format: a forecast per series from its last lookback points, in original units."""
     a, b = series_frame(150, seed=1), series_frame(150, seed=2)

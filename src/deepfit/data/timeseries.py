@@ -87,9 +87,14 @@ class SeriesPreprocessor:
             "offset": offset.tolist(),
             "scale": scale.tolist(),
         }
-        if len(layout.targets) == 1:  # one target: per-epoch metrics and predictions_test.csv in its units
-            index = self.state["target_index"][0]
-            self.state["target_mean"], self.state["target_std"] = float(offset[index]), float(scale[index])
+        # per-epoch metrics and predictions_test.csv in the targets' units: outputs are (horizon x targets),
+        # step-major, so each output column takes its target's offset and scale
+        index = self.state["target_index"]
+        if len(index) == 1:
+            self.state["target_mean"], self.state["target_std"] = float(offset[index[0]]), float(scale[index[0]])
+        else:
+            self.state["target_mean"] = np.tile(offset[index], c.horizon).tolist()
+            self.state["target_std"] = np.tile(scale[index], c.horizon).tolist()
         return self
 
     @property
