@@ -89,6 +89,7 @@ def test_vanishing_gradients_in_a_deep_sigmoid_mlp():
     assert found.epoch == 1 and found.layers[:2] == ["0", "2"]
     assert "layers 0, 2" in found.message and "output layer 20" in found.message
     assert "model.batch_norm: true" in found.fix and "model.activation: relu (the model uses Sigmoid)" in found.fix
+    assert found.fix.endswith("fewer layers (model.hidden)")
     assert found.line().startswith("epoch 1, vanishing gradients: ")
 
 
@@ -226,9 +227,9 @@ def test_fixes_name_the_size_key_of_the_architecture():
     flat = [{"train_loss": 0.69} for _ in range(3)]
     assert (
         "a bigger model (model.channels)"
-        in underfitting(flat, DiagnosticsConfig(patience=3), 1e-3, size=size_key("cnn")).fix
+        in underfitting(flat, DiagnosticsConfig(patience=3), 1e-3, size_key=size_key("cnn")).fix
     )
-    assert "model.rnn_hidden" in underfitting(flat, DiagnosticsConfig(patience=3), 1e-3, size=size_key("gru")).fix
+    assert "model.rnn_hidden" in underfitting(flat, DiagnosticsConfig(patience=3), 1e-3, size_key=size_key("gru")).fix
     assert size_key("mlp") == "model.hidden" and size_key("someone_elses") == "model.hidden"
 
 

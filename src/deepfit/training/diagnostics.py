@@ -72,7 +72,7 @@ def vanishing_gradients(
     ratio: float,
     saturating: list[str],
     has_batch_norm: bool,
-    size: str = "model.hidden",
+    size_key: str = "model.hidden",
 ) -> Finding | None:
     """Layers whose gradient norm is ``ratio`` times or more below the output layer's (the last one)."""
     names = list(norms)
@@ -91,7 +91,7 @@ def vanishing_gradients(
     fixes = [] if has_batch_norm else ["model.batch_norm: true"]
     if saturating:
         fixes.append(f"model.activation: relu (the model uses {', '.join(saturating)})")
-    fixes += ["model.init: kaiming", f"fewer layers ({size})"]
+    fixes += ["model.init: kaiming", f"fewer layers ({size_key})"]
     return Finding("vanishing_gradients", epoch, small, message, _or(fixes))
 
 
@@ -137,7 +137,9 @@ def divergence(history: list[dict[str, Any]], config: DiagnosticsConfig, lr: flo
     return Finding("divergence", epoch, [], message, fix, "error")
 
 
-def overfitting(history: list[dict[str, Any]], config: DiagnosticsConfig, size: str = "model.hidden") -> Finding | None:
+def overfitting(
+    history: list[dict[str, Any]], config: DiagnosticsConfig, size_key: str = "model.hidden"
+) -> Finding | None:
     """Validation loss well above its best while training loss keeps falling, on ``patience``-epoch means.
 
     Means, not single epochs: a small validation set makes the loss jump, and its lucky minimum is no
@@ -164,7 +166,7 @@ def overfitting(history: list[dict[str, Any]], config: DiagnosticsConfig, size: 
         [
             "more regularisation (raise model.dropout or train.weight_decay)",
             "more data or augmentation",
-            f"a smaller model ({size})",
+            f"a smaller model ({size_key})",
             f"train.early_stopping.enabled: true (it keeps the epoch-{best['epoch']} weights)",
         ]
     )
@@ -176,7 +178,7 @@ def underfitting(
     config: DiagnosticsConfig,
     lr: float,
     n_classes: int | None = None,
-    size: str = "model.hidden",
+    size_key: str = "model.hidden",
 ) -> Finding | None:
     """After ``patience`` epochs, training loss flat (within ``underfit_ratio`` of its first value) or at chance.
 
@@ -200,7 +202,7 @@ def underfitting(
     fix = _or(
         [
             f"train.lr: {lr * 10:g} (now {lr:g})",
-            f"a bigger model ({size})",
+            f"a bigger model ({size_key})",
             "less regularisation (model.dropout, train.weight_decay)",
             "more train.epochs",
             "check that the features predict the target",
