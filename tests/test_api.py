@@ -89,6 +89,13 @@ def test_inspect_reports_without_training(messy_csv: Path) -> None:
     assert report["conflicts"]["groups"] == 1 and report["rows_out"] == 238
 
 
+def test_inspect_reports_a_table_too_small_to_split() -> None:
+    """The report is for finding problems: a class with one row (which a stratified split refuses) is shown."""
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "label": ["a", "a", "a", "b", "b", "rare"]})
+    report = deepfit.inspect(frame, target="label")
+    assert report["target_summary"]["classes"] == {"a": 3, "b": 2, "rare": 1} and "splits" not in report
+
+
 def test_separate_test_file(tmp_path: Path) -> None:
     from deepfit.data.builtin import load_builtin
 

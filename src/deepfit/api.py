@@ -250,10 +250,11 @@ def inspect(
     """The data report (schema, duplicates, missing, conflicts, imbalance, splits) without training.
 
     The data takes the path a run would: its kind is detected (a table, images, text, series), then it is
-    read, cleaned and split as ``deepfit train`` would, so the report is the one training would write.
-    A path is relative to the working directory.
+    read and cleaned as ``deepfit train`` would; a table's report covers the whole table (before any split),
+    other kinds are also split and prepared, as their report says how. A path is relative to the working
+    directory.
     """
-    from deepfit.data.pipeline import prepare
+    from deepfit.data.pipeline import inspect_frame, load_frame, prepare, resolve_kind
 
     overrides: dict[str, Any] = {"data.target": target} if target else {}
     frame = data if isinstance(data, pd.DataFrame) else None
@@ -261,6 +262,8 @@ def inspect(
         source = str(data)
         overrides["data.source"] = source if source.startswith("builtin:") else str(Path(source).resolve())
     cfg = load_config(config, overrides or None).with_absolute_paths()
+    if resolve_kind(cfg, frame) == "tabular":  # the whole table's report: no split, which small data may fail
+        return inspect_frame(cfg, load_frame(cfg, frame))[2]
     return prepare(cfg, frame).report
 
 
