@@ -70,6 +70,7 @@ def train(
     prepared = prepare(cfg, data)
     spec = prepared.spec
     print_lines(console, "Data", [*summarize(prepared.report), _splits_line(prepared.report)])
+    name = cfg.output.name or (Path(config).stem if isinstance(config, str | Path) else "run")
     if cfg.model.name == "gan":  # two nets, two optimizers: a loop of its own (docs/gan.md)
         from deepfit.errors import ConfigError
         from deepfit.training.gan import train_gan
@@ -80,7 +81,6 @@ def train(
                 hint="drop callbacks=..., or read the run's metrics.jsonl, which it writes every epoch",
             )
 
-        name = cfg.output.name or (Path(config).stem if isinstance(config, str | Path) else "run")
         return train_gan(cfg, prepared, name=name, run_dir=run_dir, console=console, resume=checkpoint, started=started)
 
     cfg.data.kind = spec.kind  # saved resolved, like model.name: the run never depends on detection again
@@ -94,7 +94,6 @@ def train(
     if choice:
         console.print(f"  • chosen automatically: {choice}")
 
-    name = cfg.output.name or (Path(config).stem if isinstance(config, str | Path) else "run")
     run = new_run_dir(cfg.output.dir, name, run_dir)
     write_text(run / CONFIG, cfg.to_yaml())
     write_json(run / DATA_REPORT, prepared.report)
@@ -262,7 +261,8 @@ def inspect(
         source = str(data)
         overrides["data.source"] = source if source.startswith("builtin:") else str(Path(source).resolve())
     cfg = load_config(config, overrides or None).with_absolute_paths()
-    if resolve_kind(cfg, frame) == "tabular":  # the whole table's report: no split, which small data may fail
+    cfg.data.kind = resolve_kind(cfg, frame)  # detected once; prepare() takes it as given
+    if cfg.data.kind == "tabular":  # the whole table's report: no split, which small data may fail
         return inspect_frame(cfg, load_frame(cfg, frame))[2]
     return prepare(cfg, frame).report
 
