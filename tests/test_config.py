@@ -97,3 +97,162 @@ def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
 def test_resolved_yaml_round_trips() -> None:
     config = load_config(None, ["train.lr=0.01"])
     assert load_config(__import__("yaml").safe_load(config.to_yaml())) == config
+
+
+# ---------------------------------------------------------------- duplicate keys
+def test_a_key_set_twice_in_a_section_names_the_file_the_key_and_both_lines(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "c.yaml", "train:\n  lr: 0.1\n  epochs: 3\n  lr: 0.2\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).splitlines()[1] == (
+        f"  - {path}:4: train.lr: set twice, on lines 2 and 4; YAML would silently keep the last"
+    )
+
+
+def test_a_section_set_twice_is_an_error_too(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "c.yaml", "train:\n  epochs: 3\nmodel:\n  hidden: [8]\ntrain:\n  seed: 1\n")
+    with pytest.raises(ConfigError, match=rf"{path}:5: train: set twice, on lines 1 and 5"):
+        load_config(path)
+
+
+def test_a_merge_key_may_be_overridden(tmp_path: Path) -> None:
+    # keys merged in with `<<:` and set again after it are overridden on purpose, not set twice
+    path = write_config(tmp_path / "c.yaml", "train:\n  <<: {lr: 0.1, epochs: 3}\n  lr: 0.2\n")
+    assert (load_config(path).train.lr, load_config(path).train.epochs) == (0.2, 3)
+
+
+# ---------------------------------------------------------------- strict types
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("train:\n  epochs: true", "train.epochs: expected a positive integer; got true"),
+        ("train:\n  lr: false", "train.lr: expected a positive number or 'auto'; got false"),
+        ("model:\n  dropout: true", "model.dropout: expected a number in [0, 1); got true"),
+        ("data:\n  split:\n    stratify: 1", "data.split.stratify: expected true or false; got 1"),
+        ("train:\n  compile: 0", "train.compile: expected true or false; got 0"),
+        ("train:\n  epochs: 2.5", "train.epochs: expected a positive integer; got 2.5"),
+        (
+            "train:\n  epochs: '3'",
+            "train.epochs: expected a positive integer; got '3' (a quoted string: write it without quotes)",
+        ),
+        ("train:\n  weight_decay: '0.1'", "train.weight_decay: expected a number ≥ 0; got '0.1'"),
+        ("data:\n  target: 2020", "data.target: expected a string; got 2020 (write it in quotes)"),
+    ],
+)
+def test_values_are_not_coerced_between_bool_number_and_string(tmp_path: Path, line: str, message: str) -> None:
+    path = write_config(tmp_path / "c.yaml", line + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert f"{path}:{line.count(chr(10)) + 1}: {message}" in str(info.value)
+
+
+def test_set_values_are_typed_by_yaml_too() -> None:
+    with pytest.raises(ConfigError, match=r"--set train\.epochs: train\.epochs: expected a positive integer; got true"):
+        load_config(None, ["train.epochs=true"])
+    config = load_config(None, ["train.epochs=3", "train.lr=1", "data.split.stratify=false"])
+    assert (config.train.epochs, config.train.lr, config.data.split.stratify) == (3, 1.0, False)
+    assert type(config.train.lr) is float
+
+
+def test_exponent_floats_without_a_dot_are_numbers(tmp_path: Path) -> None:
+    # PyYAML reads YAML 1.1, where `1e-3` is a string; strict types would refuse it, so the loader reads YAML 1.2's.
+    path = write_config(tmp_path / "c.yaml", "train:\n  lr: 1e-3\n  weight_decay: 5E-5\n  optimizer: {eps: 1e8}\n")
+    train = load_config(path, ["train.schedule.min_lr=3e-6"]).train
+    assert (train.lr, train.weight_decay, train.optimizer.eps, train.schedule.min_lr) == (1e-3, 5e-5, 1e8, 3e-6)
+
+
+def test_identifiers_lists_and_empty_sections_keep_working(tmp_path: Path) -> None:
+    text = (
+        "train:\n  optimizer: sgd\n  schedule: {name: step, gamma: 0.5}\n"
+        "model:\n  gan_betas: [0.5, 0.9]\n  hidden: [32, 16]\n"
+        "data:\n  image:\n    size: [28, 28]\n  column_types: {x: numeric}\n"
+        "eval:\n  # batch_size: 256 (all keys commented out: the section's defaults)\n"
+        "tune:\n  timeout: 10m\n  sampler: random\n"
+    )
+    config = load_config(write_config(tmp_path / "c.yaml", text))
+    schedule = config.train.schedule
+    assert (config.train.optimizer.name, schedule.name, schedule.gamma) == ("sgd", "step", 0.5)
+    assert config.model.gan_betas == (0.5, 0.9) and config.data.image.size == (28, 28)
+    assert config.eval.batch_size == 1024 and config.tune.timeout == 600 and config.tune.sampler.name == "random"
+    assert load_config(config) == config
+
+
+# ---------------------------------------------------------------- NaN and infinity
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        ("train:\n  lr: .nan\n", 2, "train.lr: expected a finite number; got .nan"),
+        ("train:\n  lr: .inf\n", 2, "train.lr: expected a finite number; got .inf"),
+        ("model:\n  dropout: .NaN\n", 2, "model.dropout: expected a finite number; got .nan"),
+        ("train:\n  weight_decay: -.inf\n", 2, "train.weight_decay: expected a finite number; got -.inf"),
+        ("train:\n  epochs: .inf\n", 2, "train.epochs: expected a finite number; got .inf"),
+        ("train:\n  optimizer:\n    betas: [0.9, .nan]\n", 3, "train.optimizer.betas.1: expected a finite number"),
+        ("tune:\n  space:\n    train.lr: {float: [0.001, .inf]}\n", 3, "tune.space.train.lr.float.1: expected a"),
+    ],
+)
+def test_nan_and_infinity_are_refused_naming_the_key_and_line(
+    tmp_path: Path, text: str, where: int, message: str
+) -> None:
+    path = write_config(tmp_path / "c.yaml", text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith("1 error in the config:")
+    assert f"{path}:{where}: {message}" in str(info.value)
+
+
+def test_nan_from_set_or_a_dict_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"--set train\.lr: train\.lr: expected a finite number; got \.inf"):
+        load_config(None, ["train.lr=.inf"])
+    with pytest.raises(ConfigError, match=r"config: model\.dropout: expected a finite number; got \.nan"):
+        load_config({"model": {"dropout": float("nan")}})
+
+
+# ---------------------------------------------------------------- one plain message per key
+def test_a_bad_union_value_is_one_error_in_plain_words_with_its_line(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "c.yaml", "data:\n  source: builtin:iris\ntrain:\n  epochs: 3\n  lr: fast\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.message == (
+        f"1 error in the config:\n  - {path}:5: train.lr: expected a positive number or 'auto'; got 'fast'"
+    )
+
+
+def test_type_tags_are_dropped_list_indices_kept(tmp_path: Path) -> None:
+    text = (
+        "train:\n  optimizer: {name: sgdd}\n  schedule: 5\n"
+        "model:\n  hidden:\n    - 8\n    - x\n"
+        "output:\n  loggers: [tb]\n"
+        "data:\n  image: {size: 28}\n"
+    )
+    path = write_config(tmp_path / "c.yaml", text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    lines = str(info.value).splitlines()
+    assert lines[1:6] == [
+        f"  - {path}:2: train.optimizer.name: expected one of 'sgd', 'adam', 'adamw', 'adagrad', 'rmsprop'; "
+        "got 'sgdd' (did you mean 'sgd'?)",
+        f"  - {path}:3: train.schedule: expected a name (constant, step, exponential, cosine, onecycle, plateau) "
+        "or a mapping with a name; got 5",
+        f"  - {path}:7: model.hidden.1: expected an integer; got 'x'",
+        f"  - {path}:9: output.loggers.0: expected 'tensorboard' or 'mlflow'; got 'tb'",
+        f"  - {path}:11: data.image.size: expected a list of 2 integers; got 28",
+    ]
+
+
+def test_a_range_error_keeps_its_wording() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(None, ["train.lr=-1", "model.dropout=1.5"])
+    assert "--set train.lr: train.lr: Input should be greater than 0 (got -1)" in str(info.value)
+    assert "--set model.dropout: model.dropout: Input should be less than 1 (got 1.5)" in str(info.value)
+    assert str(info.value).startswith("2 errors in the config:")
+
+
+def test_an_unknown_key_of_another_section_names_that_section(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "c.yaml", "train:\n  stratify: false\n  patience: 3\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    lines = str(info.value).splitlines()
+    assert lines[1].startswith(
+        f"  - {path}:2: train.stratify: unknown key 'stratify' (did you mean 'data.split.stratify'?);"
+    )
+    assert lines[2].startswith(f"  - {path}:3: train.patience: unknown key 'patience'; allowed: epochs,")  # 3 homes

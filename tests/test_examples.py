@@ -113,7 +113,7 @@ def test_gan_digits_example_draws_every_digit(tmp_path: Path) -> None:
 def test_custom_model_example_trains_the_users_module(tmp_path: Path) -> None:
     result = deepfit.train(ROOT / "examples" / "custom_model.yaml", run_dir=tmp_path / "run")
     assert result.metrics["test"]["accuracy"] >= 0.97
-    assert deepfit.load(tmp_path / "run").predict(load_digits_rows(5))["prediction"].notna().all()
+    assert deepfit.load(tmp_path / "run", trust_code=True).predict(load_digits_rows(5))["prediction"].notna().all()
 
 
 def load_digits_rows(n: int):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -10,7 +12,17 @@ import pytest
 
 from deepfit.api import train
 from deepfit.cli import main
-from deepfit.runs_table import best_epoch, config_diff, find_runs, flatten, format_metric, summarize_run
+from deepfit.errors import RunError
+from deepfit.runs_table import (
+    best_epoch,
+    config_diff,
+    find_runs,
+    flatten,
+    format_metric,
+    resolve_run,
+    runs_tables,
+    summarize_run,
+)
 
 TINY = {"data": {"source": "builtin:iris"}, "model": {"hidden": [8]}, "train": {"epochs": 3}}
 
@@ -108,3 +120,86 @@ def test_flatten_and_config_diff() -> None:
         ("model.hidden", [8], [8, 8]),
         ("train.lr", 0.1, 0.2),
     ]
+
+
+# ---------------------------------------------------------------- an 80-column terminal, and names that resolve
+def _rename(run: Path, to: Path, source: str, name: str | None = None) -> Path:
+    """A copy of ``run`` at ``to`` whose config reads ``source`` (and has ``output.name``), as training it would."""
+    import yaml
+
+    copy = Path(shutil.copytree(run, to))
+    config = yaml.safe_load((copy / "config.yaml").read_text())
+    config["data"]["source"] = source
+    config.setdefault("output", {})["name"] = name
+    (copy / "config.yaml").write_text(yaml.safe_dump(config))
+    return copy
+
+
+@pytest.fixture
+def long_names(folder: Path, tmp_path: Path) -> Path:
+    """Runs as `deepfit train house.yaml` names them, on data given by an absolute path: the tester's case."""
+    root = tmp_path / "runs"
+    source = "/home/someone/projects/pricing/data/raw/house_prices_2024.csv"
+    for stamp in ("20240501-120301", "20240501-130302", "20240502-091500"):
+        _rename(folder / "slow", root / f"house-price-model-{stamp}", source, name="house-price-model")
+    _rename(folder / "fast", root / "iris-baseline-20240503-080000", "builtin:iris")
+    return root
+
+
+def _render(tables: list, width: int) -> list[str]:
+    from rich.console import Console
+
+    console = Console(width=width, record=True, file=io.StringIO())
+    for table in tables:
+        console.print(table)
+    return console.export_text().splitlines()
+
+
+def test_the_listing_fits_80_columns_with_each_run_name_on_one_line(long_names: Path) -> None:
+    runs = find_runs(long_names)
+    lines = _render(runs_tables(runs, where=str(long_names)), 80)
+    assert max(map(len, lines)) <= 80, "\n".join(lines)
+    for run in runs:
+        [line] = [line for line in lines if run.path.name in line]  # whole, on exactly one line
+        assert line.startswith(run.path.name)
+        assert run.metric("test", "accuracy") is None or format_metric(run.metric("test", "accuracy")) in line
+    rows = [line for line in lines if line.startswith("house-price-model-")]
+    assert len(rows) == 3 and all("house_prices_2024.csv" in line for line in rows)
+    assert not any("/home/someone" in line for line in lines)  # no absolute paths
+
+
+def test_a_wide_console_gets_every_column(long_names: Path) -> None:
+    lines = _render(runs_tables(find_runs(long_names)), 160)
+    header = " ".join(lines[:4])
+    for column in ("run", "finished", "dataset", "epochs", "accuracy", "f1_macro", "val", "test"):
+        assert column in header
+    assert any(re.search(r" \d{4}-\d\d-\d\d \d\d:\d\d house_prices_2024.csv ", line) for line in lines)
+
+
+@pytest.mark.parametrize("width", [60, 80, 100, 120, 160])
+def test_every_listed_name_resolves_to_its_run(long_names: Path, width: int) -> None:
+    runs = find_runs(long_names)
+    lines = _render(runs_tables(runs), width)
+    rule = next(i for i, line in enumerate(lines) if line.startswith("─"))
+    listed = [line.split()[0] for line in lines[rule + 1 :] if line.strip()]
+    assert sorted(listed) == sorted(run.path.name for run in runs)
+    for name in listed:
+        assert resolve_run(name, long_names) == long_names / name
+
+
+def test_compare_takes_a_unique_prefix_and_names_an_ambiguous_one(long_names: Path) -> None:
+    assert resolve_run("iris", long_names) == long_names / "iris-baseline-20240503-080000"
+    assert resolve_run("house-price-model-20240502", long_names).name == "house-price-model-20240502-091500"
+    assert resolve_run(str(long_names / "iris-baseline-20240503-080000"), "elsewhere").name.startswith("iris")
+    only = long_names / "iris-baseline-20240503-080000"
+    assert resolve_run(only.name, only) == only  # `deepfit runs RUN_DIR` lists the run itself
+    with pytest.raises(RunError, match=r"house-price-model matches 3 runs in .*: house-price-model-20240501-120301,"):
+        resolve_run("house-price-model", long_names)
+
+
+def test_compare_with_the_names_the_listing_shows(long_names: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["runs", str(long_names)]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith(("house", "iris"))]
+    assert main(["runs", str(long_names), "--compare", listed[0], listed[-1]]) == 0
+    out = capsys.readouterr().out
+    assert "data.source" in out and f"{listed[0]} " in out and f"{listed[-1]} " in out  # as the listing names them

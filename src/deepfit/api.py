@@ -15,7 +15,7 @@ import pandas as pd
 from deepfit.config import Config, load_config
 from deepfit.console import make_console, per_class_table, print_lines, results_table
 from deepfit.errors import DataError
-from deepfit.runs import CONFIG, DATA_REPORT, EVAL, new_run_dir, read_json, write_json, write_text
+from deepfit.runs import CONFIG, DATA_REPORT, EVAL, read_json, write_json, write_text
 
 
 @dataclass
@@ -34,9 +34,13 @@ def train(
     data: pd.DataFrame | None = None,
     run_dir: str | Path | None = None,
     overrides: list[str] | dict[str, Any] | None = None,
-    quiet: bool = True,
+    verbose: bool | None = None,
+    quiet: bool | None = None,
     callbacks: list[Any] | None = None,
     resume: str | Path | None = None,
+    overwrite: bool = False,
+    trust_code: bool = False,
+    allow_changed_data: bool = False,
     **kwargs: Any,
 ) -> TrainResult:
     """Train and evaluate from a config; returns the run directory and the metrics.
@@ -44,57 +48,103 @@ def train(
     ``callbacks`` are extra objects with any of the training events (``deepfit.training.callbacks``).
     Keyword overrides use ``__`` for dots (``train__lr=3e-4``) or a section dict (``train={"lr": 3e-4}``).
     ``data`` is a DataFrame used instead of ``data.source``. ``resume`` is a run directory to continue
-    from its last checkpoint, with its own config (or ``config``, if it is compatible).
+    from its last checkpoint, with its own config (or ``config``, if it is compatible); a run whose data
+    changed since is refused unless ``allow_changed_data``, and a finished run is returned unchanged.
+    ``run_dir`` must not hold a run already (``overwrite=True`` replaces it). ``verbose`` shows progress and
+    results (default: when stderr is a terminal or in a notebook; ``quiet=True`` is ``verbose=False``).
+    A model built by your own code in a resumed run runs that code: ``trust_code=True`` says you trust it.
     """
+    from deepfit.data.fingerprint import fingerprint
+    from deepfit.runs import claim_run_dir, run_path
+    from deepfit.training.loggers import require_loggers
+    from deepfit.training.trainer import check_settings
+
+    started = time.perf_counter()
+    verbose = _verbose(verbose, quiet)
+    consoles = make_console(not verbose), make_console(not verbose, stderr=False)  # messages, results
+    checkpoint = None
+    if resume is not None:
+        finished = _finished_run(Path(resume), consoles[0])
+        if finished is not None:
+            return finished
+        cfg, checkpoint = _resume_config(resume, config, _merge_overrides(overrides, kwargs), trust_code)
+        path, name = Path(resume), Path(resume).name
+    else:
+        cfg = load_config(config, _merge_overrides(overrides, kwargs)).with_absolute_paths()
+        name = cfg.output.name or (Path(config).stem if isinstance(config, str | Path) else "run")
+        path = run_path(cfg.output.dir, name, run_dir)
+    require_loggers(cfg.output.loggers)
+    check_settings(cfg.train)
+    if cfg.model.name == "gan" and callbacks:  # two nets, two optimizers: a loop of its own (docs/gan.md)
+        from deepfit.errors import ConfigError
+
+        raise ConfigError(
+            "callbacks are not run by the GAN loop (model.name: gan): it has two optimizers and its own steps",
+            hint="drop callbacks=..., or read the run's metrics.jsonl, which it writes every epoch",
+        )
+    with claim_run_dir(path, resume=resume is not None, overwrite=overwrite) as run:
+        prints = fingerprint(cfg, data)
+        if checkpoint is not None:
+            _check_same_data(run, checkpoint, prints, allow_changed_data, consoles[0])
+        prepared = _prepare(cfg, data, consoles[0])
+        payload = {"config": None, "data_fingerprint": prints}
+        if cfg.model.name == "gan":
+            from deepfit.training.gan import train_gan
+
+            return train_gan(
+                cfg, prepared, run=run, consoles=consoles, resume=checkpoint, payload=payload, started=started
+            )
+        return _train_network(cfg, prepared, run, consoles, checkpoint, callbacks, payload, started)
+
+
+def _prepare(cfg: Config, data: pd.DataFrame | None, console: Any) -> Any:
     from deepfit.data.clean import summarize
     from deepfit.data.pipeline import prepare
+
+    prepared = prepare(cfg, data)
+    print_lines(console, "Data", [*summarize(prepared.report), _splits_line(prepared.report)])
+    return prepared
+
+
+def _train_network(
+    cfg: Config,
+    prepared: Any,
+    run: Path,
+    consoles: tuple[Any, Any],
+    checkpoint: dict[str, Any] | None,
+    callbacks: list[Any] | None,
+    payload: dict[str, Any],
+    started: float,
+) -> TrainResult:
+    """One network, one loss: build (or restore), fit, evaluate the test split once, save, report."""
     from deepfit.evaluation.evaluate import epoch_metrics_fn, evaluate_data
     from deepfit.models.registry import size_key
     from deepfit.models.select import resolve_model
     from deepfit.predictor import build_model, save_model
     from deepfit.training.callbacks import Checkpointer, MetricsLog, ProgressBar
     from deepfit.training.diagnostics import Diagnostics
-    from deepfit.training.loggers import build_loggers, require_loggers
-    from deepfit.training.trainer import Trainer, check_settings, seed_everything
+    from deepfit.training.loggers import build_loggers
+    from deepfit.training.trainer import Trainer, check_resumable, seed_everything
 
-    started = time.perf_counter()
-    checkpoint = None
-    if resume is not None:
-        cfg, checkpoint = _resume_config(resume, config, _merge_overrides(overrides, kwargs))
-        run_dir = resume
-    else:
-        cfg = load_config(config, _merge_overrides(overrides, kwargs)).with_absolute_paths()
-    console = make_console(quiet)
-    require_loggers(cfg.output.loggers)
-    check_settings(cfg.train)
-    prepared = prepare(cfg, data)
+    console, out = consoles
     spec = prepared.spec
-    print_lines(console, "Data", [*summarize(prepared.report), _splits_line(prepared.report)])
-    name = cfg.output.name or (Path(config).stem if isinstance(config, str | Path) else "run")
-    if cfg.model.name == "gan":  # two nets, two optimizers: a loop of its own (docs/gan.md)
-        from deepfit.errors import ConfigError
-        from deepfit.training.gan import train_gan
-
-        if callbacks:
-            raise ConfigError(
-                "callbacks are not run by the GAN loop (model.name: gan): it has two optimizers and its own steps",
-                hint="drop callbacks=..., or read the run's metrics.jsonl, which it writes every epoch",
-            )
-
-        return train_gan(cfg, prepared, name=name, run_dir=run_dir, console=console, resume=checkpoint, started=started)
-
     cfg.data.kind = spec.kind  # saved resolved, like model.name: the run never depends on detection again
     cfg.model, choice = resolve_model(cfg.model, spec)  # model.name auto → a concrete, saved architecture
     seed_everything(cfg.train.seed)  # the same config and seed give the same initial weights
     model = build_model(cfg.model, spec)
+    if checkpoint is not None:
+        check_resumable(model, checkpoint)  # before anything in the run directory is rewritten
     n_params = sum(p.numel() for p in model.parameters())
     console.print(
         f"[bold]Model[/bold] {cfg.model.name} ({n_params:,} parameters) for {spec.task}, {spec.n_outputs} outputs"
     )
     if choice:
         console.print(f"  • chosen automatically: {choice}")
+    if cfg.model.name == "custom":
+        from deepfit.models.custom import builder_digest
 
-    run = new_run_dir(cfg.output.dir, name, run_dir)
+        payload["builder"] = builder_digest(cfg.model.builder)
+    payload["config"] = cfg.to_dict()
     write_text(run / CONFIG, cfg.to_yaml())
     write_json(run / DATA_REPORT, prepared.report)
 
@@ -102,27 +152,21 @@ def train(
     scale = (pre_state.get("target_mean", 0.0), pre_state.get("target_std", 1.0))
     monitor = cfg.train.early_stopping.monitor
     n_classes = len(spec.class_names) if spec.task == "classification" else None
-    diagnostics = (
-        [
-            Diagnostics(
-                run,
-                config=cfg.train.diagnostics,
-                console=console,
-                n_classes=n_classes,
-                size_key=size_key(cfg.model.name),
-            )
-        ]
-        if cfg.train.diagnostics.enabled
-        else []
-    )
+    size = size_key(cfg.model.name)
+    diagnostics = [
+        Diagnostics(
+            run, config=cfg.train.diagnostics, console=console, n_classes=n_classes, size_key=size, settings=cfg
+        )
+        for _ in range(cfg.train.diagnostics.enabled)
+    ]
     run_callbacks: list[Any] = [
         MetricsLog(run),
         *diagnostics,  # before the checkpointer, so that its findings are saved with the epoch
-        Checkpointer(run, cfg.output.checkpoint_every, {"config": cfg.to_dict()}, cfg.output.checkpoint_seconds),
+        Checkpointer(run, cfg.output.checkpoint_every, payload, cfg.output.checkpoint_seconds),
         *build_loggers(cfg.output.loggers, run, cfg.to_dict()),
         *(callbacks or []),
     ]
-    if not quiet:
+    if not console.quiet:
         run_callbacks.append(ProgressBar(f"val_{monitor}", console=console))
     trainer = Trainer(cfg.train, callbacks=run_callbacks, metrics_fn=epoch_metrics_fn(spec.task, monitor, scale))
     tensors = prepared.tensors
@@ -140,16 +184,16 @@ def train(
         if split in tensors
     }
     save_model(run, model, spec, prepared.preprocessor, cfg.model, choice=choice)
-    write_json(run / EVAL, metrics)
     if "test" in tensors:  # the test rows are not stored; the report plots these predictions instead
         from deepfit.evaluation.predictions import write_test_predictions
 
         write_test_predictions(run, model, tensors["test"], cfg.eval.batch_size, **report_args)
+    write_json(run / EVAL, metrics)  # last: a run with eval.json is finished
 
-    console.print(results_table(metrics, spec.task, cfg.eval.metrics))
-    print_lines(console, "Test", metrics.get("test", {}).get("notes", []))  # e.g. a forecast against baselines
+    out.print(results_table(metrics, spec.task, cfg.eval.metrics))
+    print_lines(out, "Test", metrics.get("test", {}).get("notes", []))  # e.g. a forecast against baselines
     if spec.task == "classification" and "test" in metrics and len(spec.class_names) <= 20:
-        console.print(per_class_table(metrics["test"]))
+        out.print(per_class_table(metrics["test"]))
     for diagnosis in diagnostics:
         print_lines(console, "Diagnostics", diagnosis.summary_lines())
     if cfg.output.report:
@@ -157,8 +201,55 @@ def train(
 
         write_report(run, console)
     seconds = time.perf_counter() - started
-    console.print(f"Run saved to [bold]{run}[/bold] ({seconds:.1f} s, best epoch {fit.best_epoch} of {fit.epochs})")
+    out.print(f"Run saved to [bold]{run}[/bold] ({seconds:.1f} s, best epoch {fit.best_epoch} of {fit.epochs})")
     return TrainResult(run, metrics, fit.history, fit.best_epoch, fit.stop_reason, seconds)
+
+
+def _verbose(verbose: bool | None, quiet: bool | None) -> bool:
+    """Progress and results by default where someone watches: a terminal, or a notebook."""
+    import sys
+
+    if verbose is not None:
+        return verbose
+    if quiet is not None:
+        return not quiet
+    return sys.stderr.isatty() or "ipykernel" in sys.modules
+
+
+def _finished_run(run: Path, console: Any) -> TrainResult | None:
+    """A run with eval.json is finished: resuming it changes nothing and says so."""
+    from deepfit.runs import METRICS, MODEL, read_jsonl
+
+    if not ((run / EVAL).is_file() and (run / MODEL / "meta.json").is_file()):
+        return None
+    metrics, history = read_json(run / EVAL), read_jsonl(run / METRICS)
+    console.print(
+        f"{run} is finished ({len(history)} epochs; eval.json and the model are written): nothing to resume, "
+        "nothing changed. To train further, start a new run."
+    )
+    return TrainResult(run, metrics, history, 0, "finished", 0.0)
+
+
+def _check_same_data(
+    run: Path, checkpoint: dict[str, Any], now: dict[str, Any], allow_changed: bool, console: Any
+) -> None:
+    from deepfit.data.fingerprint import changes
+    from deepfit.errors import RunError
+
+    saved = checkpoint.get("data_fingerprint")
+    found = changes(saved, now) if saved is not None else []
+    if found and not allow_changed:
+        raise RunError(
+            f"{run}: the data changed since the run started: {'; '.join(found)}",
+            hint="restore the data the run started with, or pass --allow-changed-data to go on training on it "
+            "(the resumed run will no longer be reproducible)",
+        )
+    for line in found:
+        console.print(f"warning: {line} (--allow-changed-data)")
+    position = (checkpoint.get("extra") or {}).get("position")
+    epoch = checkpoint.get("epoch", 0) + (position is not None)
+    within = f" (mid-epoch {epoch}, batch {position['batch']})" if position else ""
+    console.print(f"resuming {run} from epoch {checkpoint.get('epoch', 0)}, step {checkpoint.get('step', 0)}{within}")
 
 
 def lr_find(
@@ -192,18 +283,23 @@ def lr_find(
 
 
 def _resume_config(
-    run_dir: str | Path, config: Any, overrides: list[str] | dict[str, Any] | None
+    run_dir: str | Path, config: Any, overrides: list[str] | dict[str, Any] | None, trust_code: bool = False
 ) -> tuple[Config, dict[str, Any]]:
     """The config to resume with, and the checkpoint; a config whose data or model differ is refused."""
     from deepfit.errors import RunError
     from deepfit.runs import CHECKPOINTS
     from deepfit.training.checkpoint import load_checkpoint
 
+    if not Path(run_dir).is_dir():
+        raise RunError(f"no run directory {run_dir}", hint="pass the directory printed by `deepfit train`")
     checkpoint = load_checkpoint(Path(run_dir) / CHECKPOINTS / "last.pt")
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("config"), dict):
+        raise RunError(f"{run_dir}: its checkpoint holds no config; it was not written by deepfit train")
     saved = load_config(checkpoint["config"])
     cfg = load_config(config if config is not None else saved, overrides).with_absolute_paths()
-    if config is not None and cfg.model.name == "auto":
-        cfg.model = saved.model  # auto was resolved when the run started
+    if cfg.model.name == "auto":  # auto was resolved when the run started; keys the user set still count
+        explicit = {key: getattr(cfg.model, key) for key in cfg.model.model_fields_set if key != "name"}
+        cfg.model = saved.model.model_copy(update=explicit)
     if config is not None and cfg.data.kind == "auto":
         cfg.data.kind = saved.data.kind  # so was the data's kind
     changed = [
@@ -217,27 +313,43 @@ def _resume_config(
             f"{run_dir}: its checkpoint was trained with a different config ({', '.join(changed[:8])} differ)",
             hint="resume with the run's own config (deepfit train --resume RUN_DIR, no CONFIG), or start a new run",
         )
+    if cfg.model.name == "custom":
+        from deepfit.models.custom import check_trusted
+
+        check_trusted(checkpoint.get("builder"), cfg.model.builder, trust_code, f"the run {run_dir}")
     return cfg, checkpoint
 
 
-def load(run_dir: str | Path) -> Any:
-    """The trained model of a run with its preprocessing: ``load(run).predict(frame)``."""
+def load(run_dir: str | Path, *, trust_code: bool = False) -> Any:
+    """The trained model of a run with its preprocessing: ``load(run).predict(frame)``.
+
+    A run whose model is built by your own code (``model.name: custom``) runs that code when loaded: pass
+    ``trust_code=True`` if you trust it (the file must be unchanged since training).
+    """
     from deepfit.predictor import Predictor
 
-    return Predictor.load(run_dir)
+    return Predictor.load(run_dir, trust_code=trust_code)
 
 
-def predict(run_dir: str | Path, data: str | Path | pd.DataFrame) -> pd.DataFrame:
-    """Predictions for raw input (a DataFrame, or a file or folder), with the run's saved preprocessing."""
-    return load(run_dir).predict(data)
+def predict(
+    run_dir: str | Path, data: Any, *, trust_code: bool = False, keep_columns: list[str] | None = None
+) -> pd.DataFrame:
+    """Predictions for raw input (a DataFrame, records, an array, or a file or folder); one row per input
+    row, in order, with ``keep_columns`` of the input (an id, say) first."""
+    return load(run_dir, trust_code=trust_code).predict(data, keep_columns=keep_columns)
 
 
-def evaluate(run_dir: str | Path, data: str | Path | pd.DataFrame | None = None) -> dict[str, Any]:
+def evaluate(
+    run_dir: str | Path, data: str | Path | pd.DataFrame | None = None, *, trust_code: bool = False
+) -> dict[str, Any]:
     """Metrics on new labelled data, or the run's stored ``eval.json`` when ``data`` is None."""
     if data is None:
-        load(run_dir)  # checks the run is complete
+        from deepfit.predictor import read_meta
+        from deepfit.runs import MODEL, require_run_dir
+
+        read_meta(require_run_dir(run_dir) / MODEL)  # a complete run of a format this deepfit reads
         return read_json(Path(run_dir) / EVAL)
-    return {"data": load(run_dir).evaluate(data)}
+    return {"data": load(run_dir, trust_code=trust_code).evaluate(data)}
 
 
 def inspect(

@@ -31,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a config key (repeatable)",
     )
     p.add_argument("--run-dir", help="write the run exactly here (default: <output.dir>/<name>-<timestamp>)")
+    p.add_argument("--overwrite", action="store_true", help="replace the run already in --run-dir")
+    p.add_argument(
+        "--allow-changed-data", action="store_true", help="with --resume: go on although the data file changed"
+    )
+    _trust_code(p)
     p.add_argument("--quiet", "-q", action="store_true", help="print only the run directory")
     p.set_defaults(func=_train)
 
@@ -55,12 +60,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--data", help="a labelled CSV/Parquet/NPZ file, or an image folder of class sub-folders")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _trust_code(p)
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("predict", help="predict raw input with a trained run")
     p.add_argument("run_dir")
-    p.add_argument("input", help="CSV/Parquet/NPZ file of raw feature rows, or a folder of images")
-    p.add_argument("-o", "--output", required=True, help="CSV file to write")
+    p.add_argument("input", help="CSV/Parquet/NPZ file of raw feature rows, a .txt of texts, or a folder of images")
+    p.add_argument("-o", "--output", help="CSV file to write (default: the CSV to standard output)")
+    p.add_argument(
+        "--keep-columns",
+        metavar="COLS",
+        help="input columns to copy into the output before the predictions (comma-separated, e.g. id,name)",
+    )
+    _trust_code(p)
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("sample", help="generate rows or images with a trained GAN run (model.name: gan)")
@@ -95,8 +107,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _trust_code(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trust-code",
+        action="store_true",
+        help="allow a run whose model is built by your own Python file (model.builder) to run that file",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
     args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _call(args)
+
+
+def _show_warning(message: Any, category: type, *_: Any, **__: Any) -> None:
+    """Data problems deepfit handled are one line each on stderr; other libraries' warnings keep their form."""
+    from deepfit.errors import DataWarning
+
+    if issubclass(category, DataWarning):
+        print(f"warning: {message}", file=sys.stderr)
+    else:
+        print(f"warning ({category.__name__}): {message}", file=sys.stderr)
+
+
+def _call(args: argparse.Namespace) -> int:
     try:
         return args.func(args) or 0
     except DeepfitError as exc:
@@ -118,7 +156,20 @@ def _train(args: argparse.Namespace) -> int:
         raise ConfigError(
             "deepfit train needs a CONFIG, or --resume RUN_DIR", hint="deepfit train examples/digits.yaml"
         )
-    result = train(args.config, overrides=args.overrides, run_dir=args.run_dir, quiet=args.quiet, resume=args.resume)
+    if args.resume is not None and (args.run_dir or args.overwrite):
+        raise ConfigError("--resume continues the run in its own directory; drop --run-dir and --overwrite")
+    if args.overwrite and not args.run_dir:
+        raise ConfigError("--overwrite needs --run-dir: a new run without it gets a new, timestamped directory")
+    result = train(
+        args.config,
+        overrides=args.overrides,
+        run_dir=args.run_dir,
+        verbose=not args.quiet,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        trust_code=args.trust_code,
+        allow_changed_data=args.allow_changed_data,
+    )
     if args.quiet:
         print(result.run_dir)
     return 0
@@ -153,15 +204,15 @@ def _lr_find(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from deepfit.api import evaluate, load
-    from deepfit.console import make_console, results_table
+    from deepfit.console import make_console, print_lines, results_table
 
-    metrics = evaluate(args.run_dir, args.data)
+    metrics = evaluate(args.run_dir, args.data, trust_code=args.trust_code)
     if args.json:
         import json
 
         print(json.dumps(metrics, indent=2))
         return 0
-    task = load(args.run_dir).spec.task
+    task = load(args.run_dir, trust_code=args.trust_code).spec.task
     if task == "generation":  # a GAN run: sample scores, not a task's metrics
         from deepfit.training.gan import print_results
 
@@ -170,9 +221,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         return 0
     console = make_console(stderr=False)
     console.print(results_table(metrics, task))
-    for report in metrics.values():  # e.g. a forecast against its naive baselines
-        for line in report.get("notes", []):
-            console.print(f"  • {line}")
+    for split, report in metrics.items():  # e.g. a forecast against its naive baselines, per split
+        print_lines(console, f"{split.capitalize()}", report.get("notes", []))
     return 0
 
 
@@ -180,7 +230,11 @@ def _predict(args: argparse.Namespace) -> int:
     from deepfit.api import predict
     from deepfit.runs import atomic_write
 
-    predictions = predict(args.run_dir, args.input)
+    keep = [name.strip() for name in (args.keep_columns or "").split(",") if name.strip()]
+    predictions = predict(args.run_dir, args.input, trust_code=args.trust_code, keep_columns=keep)
+    if args.output is None:
+        predictions.to_csv(sys.stdout, index=False)
+        return 0
     atomic_write(args.output, lambda f: predictions.to_csv(f, index=False))
     print(f"wrote {len(predictions)} predictions to {args.output}", file=sys.stderr)
     return 0

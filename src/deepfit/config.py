@@ -7,8 +7,12 @@ Loading never imports torch, so ``deepfit config show`` stays fast.
 
 from __future__ import annotations
 
+import math
+import re
+import stat
 from pathlib import Path
-from typing import Any, Literal
+from types import NoneType, UnionType
+from typing import Annotated, Any, Literal, NamedTuple, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -20,17 +24,59 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 
 from deepfit.errors import ConfigError, did_you_mean
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    """A config section: unknown keys are errors and values keep their YAML type (``epochs: true`` is not 1).
+
+    Strict validation still takes an integer for a float; ``_from_yaml`` turns YAML lists into the tuples it
+    wants, and a section whose keys are all commented out (``train:`` alone, a null) into its defaults.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_yaml(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        fields = cls.model_fields
+        out = {}
+        for key, value in data.items():
+            annotation = fields[key].annotation if key in fields else None
+            if isinstance(value, list) and any(get_origin(a) is tuple for a in _members(annotation)):
+                value = tuple(value)
+            elif value is None and any(_is_section(a) for a in _members(annotation)):
+                value = {}
+            out[key] = value
+        return out
 
 
-def _name_or_dict(value: Any) -> Any:
-    """Identifiers accept a string (``optimizer: sgd``) or a dict (``optimizer: {name: sgd, momentum: 0.8}``)."""
-    return {"name": value} if isinstance(value, str) else value
+class NamedSection(Section):
+    """An identifier: a name (``optimizer: sgd``) or a mapping (``optimizer: {name: sgd, momentum: 0.8}``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data
+
+
+def _members(annotation: Any) -> tuple[Any, ...]:
+    """The types a value of ``annotation`` may have: a union's members, an Annotated type's base."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _members(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        return tuple(m for arg in get_args(annotation) for m in _members(arg))
+    return (annotation,)
+
+
+def _is_section(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
 # ---------------------------------------------------------------- data
@@ -301,7 +347,7 @@ class ModelConfig(Section):
 
 
 # ---------------------------------------------------------------- train
-class OptimizerConfig(Section):
+class OptimizerConfig(NamedSection):
     name: Literal["sgd", "adam", "adamw", "adagrad", "rmsprop"] = Field("adamw", description="Optimizer.")
     momentum: float = Field(0.9, ge=0, lt=1, description="Momentum (sgd, rmsprop).")
     nesterov: bool = Field(False, description="Nesterov momentum (sgd).")
@@ -309,7 +355,7 @@ class OptimizerConfig(Section):
     eps: float = Field(1e-8, gt=0, description="Numerical stability term (adam, adamw, adagrad, rmsprop).")
 
 
-class ScheduleConfig(Section):
+class ScheduleConfig(NamedSection):
     name: Literal["constant", "step", "exponential", "cosine", "onecycle", "plateau"] = Field(
         "cosine", description="Learning-rate schedule."
     )
@@ -377,7 +423,7 @@ class TrainConfig(Section):
     accumulate: int = Field(
         1, ge=1, description="Micro-batches per optimizer step (gradient accumulation); effective batch = product."
     )
-    lr: float | Literal["auto"] = Field(
+    lr: Annotated[float, Field(gt=0)] | Literal["auto"] = Field(
         1e-3, description="Learning rate, or auto: run the learning-rate range test first (deepfit lr-find)."
     )
     precision: Literal["fp32", "bf16", "fp16"] = Field(
@@ -400,15 +446,6 @@ class TrainConfig(Section):
     seed: int = Field(0, description="Seed for initialisation, shuffling and dropout.")
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="auto: cuda when available.")
     diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
-
-    _identifiers = field_validator("optimizer", "schedule", mode="before")(lambda cls, v: _name_or_dict(v))
-
-    @field_validator("lr")
-    @classmethod
-    def _positive_lr(cls, value: float | str) -> float | str:
-        if value != "auto" and value <= 0:
-            raise ValueError("Input should be greater than 0")
-        return value
 
 
 # ---------------------------------------------------------------- eval / output
@@ -443,7 +480,7 @@ class OutputConfig(Section):
 
 
 # ---------------------------------------------------------------- tune
-class SamplerConfig(Section):
+class SamplerConfig(NamedSection):
     name: Literal["grid", "random", "bayesian", "cmaes"] = Field(
         "bayesian", description="grid, random, bayesian (TPE) or cmaes (float and int ranges only)."
     )
@@ -452,7 +489,7 @@ class SamplerConfig(Section):
     )
 
 
-class PrunerConfig(Section):
+class PrunerConfig(NamedSection):
     name: Literal["none", "median", "hyperband"] = Field(
         "median", description="Stop unpromising trials early: median stopping rule, hyperband, or none."
     )
@@ -478,8 +515,6 @@ class TuneConfig(Section):
         None, gt=0, description="Start no trial after this long: seconds, or '90s', '10m', '2h'."
     )
     seed: int | None = Field(0, description="Seed of the sampler: the same seed gives the same trials (one worker).")
-
-    _identifiers = field_validator("sampler", "pruner", mode="before")(lambda cls, v: _name_or_dict(v))
 
     @field_validator("space")
     @classmethod
@@ -562,7 +597,7 @@ def load_config(
     ``overrides`` are ``["train.lr=3e-4", ...]`` (values parsed as YAML) or ``{"train.lr": 3e-4}``.
     Every error is gathered into one ConfigError.
     """
-    origin, lines, base_dir = "config", {}, Path.cwd()
+    origin, lines, problems, base_dir = "config", {}, [], Path.cwd()
     if isinstance(source, Config):
         raw, base_dir = source.to_dict(), source.base_dir
     elif isinstance(source, dict):
@@ -571,46 +606,194 @@ def load_config(
         raw = {}
     else:
         path = Path(source)
-        raw, lines = _read_yaml(path)
+        raw, lines, problems = _read_yaml(path)
         origin, base_dir = str(path), path.resolve().parent
     for key, value in _parse_overrides(overrides).items():
         _set_dotted(raw, key, value)
+        lines = {k: v for k, v in lines.items() if not k.startswith(f"{key}.")}
         lines[key] = "--set"
+    non_finite = [(key, f"expected a finite number; got {_show(value)}") for key, value in _non_finite(raw)]
+    problems += non_finite
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, origin, lines)) from None
+        problems += _validation_problems(exc, skip={key for key, _ in non_finite})
+    if problems:
+        raise ConfigError(
+            _format_problems(problems, origin, lines),
+            hint="fix the keys named; `deepfit config show` prints every key with its default",
+        )
     config._base_dir = base_dir
     return config
 
 
-def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    if not path.is_file():
+# A config is a few kilobytes: a bigger file is a data file passed by mistake (and would take long to parse).
+_MAX_CONFIG_BYTES = 10 * 2**20
+# An alias (*name) repeats a node without copying it, so that nine aliases of nine aliases... make a few lines
+# stand for billions of values, which anything walking the config would take hours over.
+_MAX_CONFIG_VALUES = 100_000
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading YAML 1.2's floats without a dot (``1e-3``) as numbers, not as strings."""
+
+
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"),
+)
+
+
+class _TooManyValues(yaml.YAMLError):
+    """The document's aliases expand to more than ``_MAX_CONFIG_VALUES`` values."""
+
+
+class _Layout(NamedTuple):
+    lines: dict[str, int | str]  # dotted key -> line
+    duplicates: list[tuple[str, int, int]]  # dotted key, first line, second line
+
+
+def _parse_yaml(text: str) -> tuple[Any, _Layout]:
+    """One YAML document: its value, and where its keys are (read before ``<<:`` merges are flattened)."""
+    loader = _YamlLoader(text)
+    try:
+        node = loader.get_single_node()
+        if _expanded_size(node) > _MAX_CONFIG_VALUES:
+            raise _TooManyValues(f"its aliases (*name) expand to more than {_MAX_CONFIG_VALUES:,} values")
+        layout = _Layout(*_key_lines(node))
+        return (loader.construct_document(node) if node is not None else None), layout
+    finally:
+        loader.dispose()
+
+
+def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, int | str], list[tuple[str, str]]]:
+    """A config file's mapping, the line of each dotted key, and the keys it sets twice (as problems)."""
+    text = _read_text(path)
+    try:
+        raw, layout = _parse_yaml(text)
+    except _TooManyValues as exc:
+        raise ConfigError(f"{path}: {exc}", hint="write the values out, or alias fewer times") from None
+    except yaml.YAMLError as exc:
+        raise _yaml_error(path, text, exc) from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a config", hint="a config is a few levels deep") from None
+    if raw is None:  # an empty file, or comments only: every key at its default
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{path}: a config is a mapping of sections ({', '.join(Config.model_fields)}); got {_kind(raw)}",
+            hint="start a line with a section, e.g. 'train:', and indent its keys below it (see examples/)",
+        )
+    problems = [
+        (key, f"set twice, on lines {first} and {second}; YAML would silently keep the last")
+        for key, first, second in layout.duplicates
+    ]
+    return raw, layout.lines, problems
+
+
+def _read_text(path: Path) -> str:
+    try:
+        if path.is_dir():
+            inside = sorted(str(p) for p in [*path.glob("*.yaml"), *path.glob("*.yml")])[:3]
+            raise ConfigError(
+                f"{path} is a directory, not a YAML config file",
+                hint=f"pass a config file{' such as ' + ', '.join(inside) if inside else ''}",
+            )
+        info = path.stat()
+        if stat.S_ISREG(info.st_mode) and info.st_size > _MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"{path}: {info.st_size / 2**20:.0f} MiB is too big for a config file",
+                hint="pass the YAML config; a data file goes in its data.source",
+            )
+        data = path.read_bytes()
+    except FileNotFoundError:
         raise ConfigError(
             f"Config file not found: {path}", hint="check the path (it is relative to the working directory)"
-        )
-    text = path.read_text(encoding="utf-8")
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read the config file: {exc.strerror or exc}", hint="check the file's permissions"
+        ) from None
     try:
-        raw = yaml.safe_load(text) or {}
-        node = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a config is a mapping of sections (data, model, train, eval, output)")
-    return raw, _key_lines(node)
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        binary = "; it looks like a binary file" if b"\0" in data[:8192] else ""
+        raise ConfigError(
+            f"{path}:{line}: not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start}{binary}",
+            hint="save it as UTF-8 (a config is a YAML text file)",
+        ) from None
 
 
-def _key_lines(node: Any, prefix: str = "") -> dict[str, int]:
-    """Map every dotted key of a YAML document to its 1-based line number."""
-    out: dict[str, int] = {}
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            dotted = f"{prefix}{key_node.value}"
-            out[dotted] = key_node.start_mark.line + 1
-            out.update(_key_lines(value_node, dotted + "."))
-    return out
+def _yaml_error(path: Path, text: str, exc: yaml.YAMLError) -> ConfigError:
+    """A YAML syntax error as a ConfigError naming the line."""
+    where, problem = str(path), str(exc)
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        where, problem = f"{path}:{exc.problem_mark.line + 1}", str(exc.problem)
+        if exc.context and problem.startswith("but "):  # "expected a single document ... but found another"
+            problem = f"{exc.context} {problem}"
+        elif exc.context and exc.context_mark is not None:
+            problem += f" ({exc.context}, from line {exc.context_mark.line + 1})"
+    elif isinstance(exc, yaml.reader.ReaderError):
+        where = f"{path}:{text.count(chr(10), 0, exc.position) + 1}"
+        problem = f"control character #x{exc.character:04x} (a config is text)"
+    hints = {
+        "'\\t'": "indent with spaces: YAML does not allow tabs",
+        "another document": "a config is one YAML document: remove the '---' line that starts a second one",
+        "control character": "save the config as plain UTF-8 text",
+    }
+    hint = next((h for key, h in hints.items() if key in problem), None)
+    return ConfigError(
+        f"{where}: not valid YAML: {problem}", hint=hint or "check the indentation, colons, brackets and quotes there"
+    )
+
+
+def _expanded_size(root: yaml.Node | None) -> int:
+    """How many values a YAML document holds once its aliases are expanded (a node inside itself: no end)."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        if id(node) not in sizes:
+            sizes[id(node)] = _MAX_CONFIG_VALUES + 1  # until known: a node met again inside itself is endless
+            children = node.value if isinstance(node, yaml.CollectionNode) else []
+            nodes = [n for child in children for n in (child if isinstance(child, tuple) else (child,))]
+            sizes[id(node)] = min(1 + sum(size(n) for n in nodes), _MAX_CONFIG_VALUES + 1)
+        return sizes[id(node)]
+
+    return size(root) if root is not None else 0
+
+
+def _key_lines(root: yaml.Node | None) -> tuple[dict[str, int | str], list[tuple[str, int, int]]]:
+    """Map every dotted key (and list index) of a YAML document to its 1-based line; and the keys set twice."""
+    lines: dict[str, int | str] = {}
+    duplicates: list[tuple[str, int, int]] = []
+    walked: set[int] = set()
+
+    def walk(node: yaml.Node, prefix: str) -> None:
+        if id(node) in walked:  # an alias of a node already walked
+            return
+        walked.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, Any], int] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`: later keys override on purpose
+                    continue
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
+                dotted, line = f"{prefix}{key}", key_node.start_mark.line + 1
+                if (key_node.tag, key) in first:
+                    duplicates.append((dotted, first[key_node.tag, key], line))
+                first.setdefault((key_node.tag, key), line)
+                lines[dotted] = line  # the last one: its value is the one loaded
+                walk(value_node, f"{dotted}.")
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                lines.setdefault(f"{prefix}{index}", item.start_mark.line + 1)
+                walk(item, f"{prefix}{index}.")
+
+    if root is not None:
+        walk(root, "")
+    return lines, duplicates
 
 
 def _parse_overrides(overrides: list[str] | dict[str, Any] | None) -> dict[str, Any]:
@@ -621,25 +804,39 @@ def _parse_overrides(overrides: list[str] | dict[str, Any] | None) -> dict[str, 
     parsed = {}
     for item in overrides:
         key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, for example --set train.lr=3e-4")
+        key = key.strip()
+        if not sep or not all(key.split(".")):
+            raise ConfigError(
+                f"--set {item!r}: expected KEY=VALUE with a dotted KEY",
+                hint="for example --set train.lr=3e-4 (`deepfit config show` lists the keys)",
+            )
         try:
-            parsed[key.strip()] = yaml.safe_load(value) if value.strip() else None
+            parsed[key] = _parse_yaml(value)[0] if value.strip() else None
         except yaml.YAMLError:
-            parsed[key.strip()] = value
+            parsed[key] = value
     return parsed
 
 
 def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
     parts = key.split(".")
     node = raw
-    for part in parts[:-1]:
+    for depth, part in enumerate(parts[:-1], 1):
+        section = ".".join(parts[:depth])
+        schema = _schema_at(parts[:depth])
         child = node.get(part)
-        if isinstance(child, str):  # "optimizer: sgd" then --set train.optimizer.momentum=0.5
-            child = {"name": child}
-        if not isinstance(child, dict):
-            child = {}
-        node[part] = child
+        if schema is not None and not any(_holds_keys(a) for a in _members(schema[0])):
+            raise ConfigError(
+                f"--set {key}: {section} is a single value ({_expected(*schema)}), not a section of keys",
+                hint=f"set it as a whole: --set {section}=VALUE",
+            )
+        if isinstance(child, str) and schema is not None and _is_named(schema[0]):
+            child = {"name": child}  # "optimizer: sgd" then --set train.optimizer.momentum=0.5
+        elif child is not None and not isinstance(child, dict):
+            raise ConfigError(
+                f"--set {key}: {section} is {_show(child)}, not a section of keys",
+                hint=f"set it as a whole: --set {section}=VALUE",
+            )
+        node[part] = child = child if child is not None else {}
         node = child
     node[parts[-1]] = value
 
@@ -648,31 +845,223 @@ def _deep_copy(raw: dict[str, Any]) -> dict[str, Any]:
     return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in raw.items()}
 
 
-def _format_errors(exc: ValidationError, origin: str, lines: dict[str, Any]) -> str:
-    messages = []
+def _non_finite(value: Any, prefix: str = "", walked: set[int] | None = None) -> list[tuple[str, float]]:
+    """Every NaN or infinity in a raw config, by dotted key (list items by index): no setting takes one."""
+    walked = set() if walked is None else walked
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [(prefix.rstrip("."), value)]
+    if not isinstance(value, dict | list | tuple) or id(value) in walked:
+        return []
+    walked.add(id(value))
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    return [found for key, item in items for found in _non_finite(item, f"{prefix}{key}.", walked)]
+
+
+# ---------------------------------------------------------------- error messages
+# pydantic errors about the kind of a value, rather than its range: reported as "expected ...; got ...".
+_TYPE_ERRORS = frozenset(
+    {
+        *("bool_type", "bool_parsing", "int_type", "int_parsing", "int_from_float", "float_type", "float_parsing"),
+        *("string_type", "literal_error", "enum", "none_required", "is_instance_of"),
+        *("model_type", "model_attributes_type", "dict_type", "list_type", "tuple_type"),
+    }
+)
+
+Schema = tuple[Any, list[Any]]  # a type in the config and its constraints (Field(ge=...) metadata)
+
+
+def _validation_problems(exc: ValidationError, skip: set[str]) -> list[tuple[str, str]]:
+    """One problem per dotted key: a union's failed members, which pydantic reports one by one, become one."""
+    groups: dict[str, list[ErrorDetails]] = {}
+    where: dict[str, tuple[list[str | int], Schema]] = {}
     for err in exc.errors():
-        loc = [str(p) for p in err["loc"] if not str(p).startswith("function-")]
-        dotted = ".".join(loc) or "(top level)"
-        where = lines.get(dotted)
-        prefix = f"{origin}:{where}" if isinstance(where, int) else (f"--set {dotted}" if where else origin)
-        if err["type"] == "extra_forbidden":
-            known = _known_keys(loc[:-1])
-            text = f"unknown key '{loc[-1]}'{did_you_mean(loc[-1], known)}; allowed: {', '.join(known)}"
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
-            text = f"{msg} (got {err['input']!r})" if not isinstance(err["input"], dict) else msg
-        messages.append(f"{prefix}: {dotted}: {text}")
-    count = len(messages)
+        loc, schema = _clean_loc(err["loc"], keep_last=err["type"] == "extra_forbidden")
+        dotted = ".".join(map(str, loc)) or "(top level)"
+        if dotted not in skip:
+            groups.setdefault(dotted, []).append(err)
+            where[dotted] = loc, schema
+    return [(dotted, _describe(errors, *where[dotted])) for dotted, errors in groups.items()]
+
+
+def _clean_loc(loc: tuple[str | int, ...], keep_last: bool) -> tuple[list[str | int], Schema]:
+    """pydantic's error location without its type tags (``float``, ``literal['auto']``, ``function-after[...]``):
+    keys and list indices only; and the schema of the value found there."""
+    clean: list[str | int] = []
+    schema = parent = (Config, [])
+    for index, part in enumerate(loc):
+        if part == "[key]":  # the mapping's key itself is wrong, not its value
+            schema = next(((get_args(m)[0], []) for m in _members(parent[0]) if get_origin(m) is dict), schema)
+            continue
+        child = _child(schema, part)
+        if child is not None:
+            clean.append(part)
+            schema, parent = child, schema
+        elif keep_last and index == len(loc) - 1:  # an unknown key
+            clean.append(part)
+    return clean, schema
+
+
+def _child(schema: Schema, part: str | int) -> Schema | None:
+    """The schema under key or index ``part``; None when ``part`` is not one (pydantic's tag of a union member)."""
+    for member in _members(schema[0]):
+        origin, args = get_origin(member), get_args(member)
+        if _is_section(member) and isinstance(part, str) and part in member.model_fields:
+            field = member.model_fields[part]
+            return field.annotation, field.metadata
+        if origin is list and isinstance(part, int):
+            return args[0], []
+        if origin is tuple and isinstance(part, int):
+            return (args[0] if args[-1] is Ellipsis else args[min(part, len(args) - 1)]), []
+        if origin is dict:
+            return args[1], []
+        if member is Any:
+            return Any, []
+    return None
+
+
+def _schema_at(parts: list[str]) -> Schema | None:
+    schema: Schema | None = (Config, [])
+    for part in parts:
+        schema = _child(schema, part) if schema is not None else None
+    return schema
+
+
+def _holds_keys(annotation: Any) -> bool:
+    return _is_section(annotation) or get_origin(annotation) is dict or annotation is Any
+
+
+def _is_named(annotation: Any) -> bool:
+    return any(isinstance(a, type) and issubclass(a, NamedSection) for a in _members(annotation))
+
+
+def _describe(errors: list[ErrorDetails], loc: list[str | int], schema: Schema) -> str:
+    """What is wrong at one key, in words: an unknown key, a value out of range, or a value of the wrong kind."""
+    if errors[0]["type"] == "extra_forbidden":
+        known, name = _known_keys(loc[:-1]), str(loc[-1])
+        homes = [key for key in _all_keys() if key.endswith(f".{name}")]  # the one section that has it, if any
+        elsewhere = f" (did you mean '{homes[0]}'?)" if len(homes) == 1 else ""
+        return f"unknown key '{name}'{did_you_mean(name, known) or elsewhere}; allowed: {', '.join(known)}"
+    other = next((e for e in errors if e["type"] not in _TYPE_ERRORS), None)
+    if other is not None:  # the value has the right kind (one union member took it), but not a valid value
+        msg = other["msg"].removeprefix("Value error, ")
+        return msg if isinstance(other["input"], dict) else f"{msg} (got {_show(other['input'])})"
+    value = errors[0]["input"]
+    text = f"expected {_expected(*schema)}; got {_show(value)}"
+    if isinstance(value, str):
+        names = [a for m in _members(schema[0]) if get_origin(m) is Literal for a in get_args(m)]
+        text += did_you_mean(value, names)
+        if type(_scalar(value)) in (int, float):
+            text += " (a quoted string: write it without quotes)"
+    elif isinstance(value, int | float) and str in _members(schema[0]):
+        text += " (write it in quotes)"
+    return text
+
+
+def _scalar(text: str) -> Any:
+    """What YAML reads ``text`` as when it is not quoted (``'3'`` -> 3); None if not a plain scalar."""
+    try:
+        value, _ = _parse_yaml(text)
+    except yaml.YAMLError:
+        return None
+    return value
+
+
+_NOUNS = {bool: "true or false", int: "an integer", float: "a number", str: "a string", Any: "a value"}
+_PLURALS = {bool: "booleans", int: "integers", float: "numbers", str: "strings"}
+
+
+def _expected(annotation: Any, metadata: list[Any]) -> str:
+    """What a setting takes, in words: ``a positive number or 'auto'``, ``a number in [0, 1)``."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _expected(args[0], [*metadata, *args[1:]])
+    if origin in (Union, UnionType):
+        kinds = [_expected(a, metadata) for a in args if a is not NoneType]
+        return " or ".join(dict.fromkeys(kinds))
+    if origin is Literal:
+        return " or ".join(repr(a) for a in args) if len(args) < 3 else f"one of {', '.join(map(repr, args))}"
+    if origin in (list, tuple):
+        items = _PLURALS.get(args[0], "values") if get_origin(args[0]) is not Literal else "names"
+        size = f"{len(args)} " if origin is tuple and args[-1] is not Ellipsis else ""
+        return f"a list of {size}{items}"
+    if origin is dict:
+        return "a mapping"
+    if _is_named(annotation):
+        names = get_args(annotation.model_fields["name"].annotation)
+        return f"a name ({', '.join(names)}) or a mapping with a name"
+    if _is_section(annotation):
+        return "a section (a mapping of keys)"
+    if annotation in (int, float):
+        return _bounded(annotation, metadata)
+    return _NOUNS.get(annotation, "a valid value")
+
+
+def _bounded(kind: type, metadata: list[Any]) -> str:
+    """``a positive integer``, ``a number ≥ 0``, ``a number in (0, 1]``: a number and its bounds."""
+    bounds: dict[str, Any] = {}
+    for item in metadata:
+        for constraint in item.metadata if isinstance(item, FieldInfo) else [item]:
+            bounds.update({k: getattr(constraint, k) for k in ("gt", "ge", "lt", "le") if hasattr(constraint, k)})
+    noun = "an integer" if kind is int else "a number"
+    low, high = bounds.get("gt", bounds.get("ge")), bounds.get("lt", bounds.get("le"))
+    if low is not None and high is not None:
+        return f"{noun} in {'(' if 'gt' in bounds else '['}{low:g}, {high:g}{')' if 'lt' in bounds else ']'}"
+    if bounds.get("gt") == 0 or (kind is int and bounds.get("ge") == 1):
+        return f"a positive {noun.split()[-1]}"
+    if low is not None:
+        return f"{noun} {'>' if 'gt' in bounds else '≥'} {low:g}"
+    if high is not None:
+        return f"{noun} {'<' if 'lt' in bounds else '≤'} {high:g}"
+    return noun
+
+
+def _show(value: Any) -> str:
+    """A value as the user wrote it in YAML: ``true``, ``null``, ``.nan``, ``'fast'``; long ones cut."""
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else ("-.inf" if value < 0 else ".inf")
+    text = repr(list(value) if isinstance(value, tuple) else value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def _kind(value: Any) -> str:
+    kinds = {list: "a list", str: "a string", bool: "true or false", int: "a number", float: "a number"}
+    return f"{kinds.get(type(value), type(value).__name__)} ({_show(value)})"
+
+
+def _format_problems(problems: list[tuple[str, str]], origin: str, lines: dict[str, int | str]) -> str:
+    """``N errors in the config:`` then one line per key, ``file:line: dotted.key: what``, in file order."""
+    located = [(_where(dotted, origin, lines), dotted, text) for dotted, text in problems]
+    located.sort(key=lambda item: item[0][0])
+    count = len(located)
     head = f"{count} error{'s' if count > 1 else ''} in the config:"
-    return "\n".join([head, *("  - " + m for m in messages)])
+    return "\n".join([head, *(f"  - {where}: {dotted}: {text}" for (_, where), dotted, text in located)])
 
 
-def _known_keys(loc: list[str]) -> list[str]:
-    model: type[BaseModel] = Config
-    for part in loc:
-        field = model.model_fields.get(part)
-        annotation = getattr(field, "annotation", None)
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return []
-        model = annotation
-    return list(model.model_fields)
+def _where(dotted: str, origin: str, lines: dict[str, int | str]) -> tuple[float, str]:
+    """Where a key was set: ``file:line``, ``--set key``, or the origin; with a sort key (file lines first)."""
+    parts = dotted.split(".")
+    keys = [".".join(parts[:n]) for n in range(len(parts), 0, -1)]  # the key, then its sections
+    keys += [k for k in lines if k.startswith(f"{dotted}.")]  # a section's error: a key set inside it
+    key = next((k for k in keys if k in lines), None)
+    if key is None:
+        return math.inf, origin
+    where = lines[key]
+    return (where, f"{origin}:{where}") if isinstance(where, int) else (math.inf, f"--set {key}")
+
+
+def _all_keys(model: type[BaseModel] = Config, prefix: str = "") -> list[str]:
+    """Every dotted key of the config, sections included."""
+    keys = []
+    for name, field in model.model_fields.items():
+        keys.append(f"{prefix}{name}")
+        for section in (m for m in _members(field.annotation) if _is_section(m)):
+            keys += _all_keys(section, f"{prefix}{name}.")
+    return keys
+
+
+def _known_keys(loc: list[str | int]) -> list[str]:
+    schema = _schema_at([str(part) for part in loc])
+    section = next((m for m in _members(schema[0]) if _is_section(m)), None) if schema else None
+    return list(section.model_fields) if section else []

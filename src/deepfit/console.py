@@ -20,7 +20,10 @@ REGRESSION_ROWS = ("r2", "mae", "rmse", "mse", "mape")
 
 
 def make_console(quiet: bool = False, stderr: bool = True) -> Console:
-    return Console(stderr=stderr, quiet=quiet, highlight=False)
+    """Results on stdout, progress and messages on stderr; lines are not broken when captured to a file."""
+    console = Console(stderr=stderr, quiet=quiet, highlight=False)
+    console.soft_wrap = not console.is_terminal
+    return console
 
 
 def print_lines(console: Console, title: str, lines: list[str]) -> None:

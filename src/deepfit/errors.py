@@ -37,6 +37,10 @@ class RunError(DeepfitError):
     """A run directory is missing, incomplete or incompatible."""
 
 
+class DataWarning(UserWarning):
+    """A data problem deepfit handled (cells treated as missing, a renamed column); the CLI prints it."""
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return `` (did you mean 'x'?)`` for the closest choice, or an empty string.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from deepfit.errors import RunError
@@ -109,42 +109,122 @@ def find_runs(folder: str | Path) -> list[RunSummary]:
         raise RunError(
             f"{folder} is not a folder", hint="pass the folder holding your runs (output.dir, default runs/)"
         )
-    candidates = [folder] if _is_run(folder) else sorted(p for p in folder.iterdir() if p.is_dir() and _is_run(p))
+    candidates = [folder] if _is_run(folder) else sorted(_children(folder))
     return sorted((summarize_run(p) for p in candidates), key=lambda s: s.time)
 
 
 def resolve_run(name: str | Path, folder: str | Path = "runs") -> Path:
-    """``name`` as a path, or as a run inside ``folder`` (so ``--compare`` takes bare run names)."""
-    for path in (Path(name), Path(folder) / name):
+    """A run named as ``deepfit runs`` lists it, for ``--compare``.
+
+    In order: ``name`` as a path; the run ``folder/name``; ``folder`` itself when it is the run of that name;
+    the one run in ``folder`` whose directory name starts with ``name`` (``iris`` for ``iris-20240501-120301``).
+    """
+    folder = Path(folder)
+    for path in (Path(name), folder / name):
         if _is_run(path):
             return path
+    if _is_run(folder) and run_name(folder) == str(name):
+        return folder
+    text = str(name).rstrip("/")
+    matches = sorted(p for p in _children(folder) if p.name.startswith(text)) if text else []
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        shown = ", ".join(p.name for p in matches[:4]) + (f" and {len(matches) - 4} more" if len(matches) > 4 else "")
+        raise RunError(f"{name} matches {len(matches)} runs in {folder}: {shown}", hint="give more of the run's name")
     raise RunError(f"{name} is not a deepfit run directory", hint=f"list the runs with `deepfit runs {folder}`")
 
 
-def runs_tables(runs: list[RunSummary], where: str = "") -> list[Any]:
-    """Rich tables, one per task (their headline metrics differ), one row per run, oldest first."""
-    from rich import box
-    from rich.table import Table
+def runs_tables(runs: list[RunSummary], where: str = "") -> list[RunsTable]:
+    """One table per task (their headline metrics differ), one row per run, oldest first; each fits the width
+    of the console it is printed on (:class:`RunsTable`)."""
+    tasks = dict.fromkeys(r.task for r in runs)
+    return [RunsTable(task, [r for r in runs if r.task == task], where) for task in tasks]
 
-    tables = []
-    for task in dict.fromkeys(r.task for r in runs):
-        title = f"{task.capitalize()} runs{f' in {where}' if where else ''}"
-        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0))
-        table.add_column("run", overflow="fold", min_width=6)
-        table.add_column("finished", min_width=10)
-        table.add_column("dataset", overflow="fold", min_width=6)
-        table.add_column("epochs\n(best)", justify="right", no_wrap=True)
-        metrics = HEADLINE.get(task, ())
-        for metric in metrics:  # numbers never wrap or get cut; narrow terminals fold the names instead
-            table.add_column(f"{metric}\nval", justify="right", no_wrap=True)
-            table.add_column(f"{metric}\ntest", justify="right", no_wrap=True)
-        for run in (r for r in runs if r.task == task):
-            best = "" if run.best_epoch is None else f" ({run.best_epoch})"
-            cells = [run.name, run.time.strftime("%Y-%m-%d %H:%M"), run.dataset, f"{run.epochs}{best}"]
-            cells += [format_metric(run.metric(split, m)) for m in metrics for split in ("validation", "test")]
-            table.add_row(*cells)
-        tables.append(table)
-    return tables
+
+def run_name(path: Path) -> str:
+    """How the listing names a run: its directory's name (that of the folder itself for ``deepfit runs .``)."""
+    return path.absolute().name
+
+
+def short_dataset(source: str) -> str:
+    """A dataset as the listing shows it: ``builtin:iris`` as it is, a path by its file (or folder) name.
+
+    >>> short_dataset("/home/ann/data/house_prices.csv"), short_dataset("builtin:iris")
+    ('house_prices.csv', 'builtin:iris')
+    """
+    if source.startswith("builtin:"):
+        return source
+    return PurePath(source.rstrip("/\\")).name or source
+
+
+Column = tuple[str, list[str], str, int | None]  # header, cells, justify, max width (None: as wide as its cells)
+
+
+class RunsTable:
+    """The runs of one task as a rich renderable that fits the width it is printed in.
+
+    A run is named by its directory, on one line: what ``--compare`` takes. On a narrow console the other
+    columns give way, in this order: the finished time is shortened, then dropped (a run directory's name
+    carries its start time); the dataset is cut with an ellipsis; the second headline metric is dropped;
+    then the dataset. Numbers are never cut.
+    """
+
+    def __init__(self, task: str, runs: list[RunSummary], where: str = "") -> None:
+        self.task, self.runs, self.where = task, runs, where
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        yield self.table(options.max_width)
+
+    def table(self, width: int | None = None) -> Any:
+        """A rich Table of the richest layout that fits ``width`` characters (every column when None)."""
+        from rich import box
+        from rich.table import Table
+
+        title = f"{self.task.capitalize()} runs{f' in {self.where}' if self.where else ''}"
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, padding=0)
+        columns = self.columns(width)
+        for header, _, justify, limit in columns:
+            table.add_column(header, justify=justify, no_wrap=True, overflow="ellipsis", max_width=limit)
+        for row in zip(*(cells for _, cells, _, _ in columns), strict=True):
+            table.add_row(*row)
+        return table
+
+    def columns(self, width: int | None = None) -> list[Column]:
+        runs = self.runs
+        run: list[Column] = [("run", [run_name(r.path) for r in runs], "left", None)]
+        numbers: list[Column] = [("epochs\n(best)", [_epochs(r) for r in runs], "right", None)]
+        for metric in HEADLINE.get(self.task, ()):
+            for split, short in (("validation", "val"), ("test", "test")):
+                cells = [format_metric(r.metric(split, metric)) for r in runs]
+                numbers.append((f"{metric}\n{short}", cells, "right", None))
+        dataset: Column = ("dataset", [short_dataset(r.dataset) for r in runs], "left", None)
+        first = numbers[:3]  # epochs and the first headline metric
+        layouts = [
+            [*run, ("finished", [r.time.strftime(fmt) for r in runs], "left", None), dataset, *numbers]
+            for fmt in ("%Y-%m-%d %H:%M", "%m-%d %H:%M")
+        ]
+        for kept in (numbers, first):
+            layouts.append([*run, dataset, *kept])
+            room = (width or 0) - _width([*run, *kept]) - 1
+            if room >= 8:  # enough of the dataset's name to recognise it
+                layouts.append([*run, (*dataset[:3], room), *kept])
+        layouts.append([*run, *first])
+        return next((layout for layout in layouts if width is None or _width(layout) <= width), layouts[-1])
+
+
+def _epochs(run: RunSummary) -> str:
+    return f"{run.epochs}" + ("" if run.best_epoch is None else f" ({run.best_epoch})")
+
+
+def _width(columns: list[Column]) -> int:
+    """Characters a line of these columns takes: each as wide as its widest cell or header line, one space
+    between (the table has no edges and no padding)."""
+    from rich.cells import cell_len
+
+    widths = [max(cell_len(text) for text in [*header.split("\n"), *cells]) for header, cells, _, _ in columns]
+    widths = [min(w, limit) if limit else w for w, (*_, limit) in zip(widths, columns, strict=True)]
+    return sum(widths) + len(widths) - 1
 
 
 def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
@@ -172,10 +252,12 @@ def compare_tables(a: RunSummary, b: RunSummary) -> list[Any]:
     from rich import box
     from rich.table import Table
 
+    # runs by their directories, as the listing names them (runs of one config share output.name)
+    name_a, name_b = run_name(a.path), run_name(b.path)
     diff = Table(title="Config differences", title_justify="left", box=box.SIMPLE_HEAD)
     diff.add_column("key")
-    diff.add_column(a.name)
-    diff.add_column(b.name)
+    diff.add_column(name_a)
+    diff.add_column(name_b)
     for key, left, right in config_diff(a.config, b.config):
         diff.add_row(key, _show(left), _show(right))
     if not diff.rows:
@@ -185,8 +267,8 @@ def compare_tables(a: RunSummary, b: RunSummary) -> list[Any]:
     metrics.add_column("metric")
     splits = [s for s in ("validation", "test") if a.evaluation.get(s) or b.evaluation.get(s)]
     for split in splits:
-        metrics.add_column(f"{split}\n{a.name}", justify="right")
-        metrics.add_column(f"{split}\n{b.name}", justify="right")
+        metrics.add_column(f"{split}\n{name_a}", justify="right")
+        metrics.add_column(f"{split}\n{name_b}", justify="right")
     metrics.add_row("epochs (best)", *[f"{r.epochs} ({r.best_epoch or '—'})" for _ in splits for r in (a, b)])
     for name in _scalar_metrics(a, b):
         metrics.add_row(name, *[format_metric(r.metric(s, name)) for s in splits for r in (a, b)])
@@ -209,6 +291,10 @@ def _scalar_metrics(a: RunSummary, b: RunSummary) -> list[str]:
 
 def _show(value: Any) -> str:
     return "—" if value is None else json.dumps(value) if isinstance(value, list | dict | bool) else str(value)
+
+
+def _children(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.is_dir() and _is_run(p)] if folder.is_dir() else []
 
 
 def _is_run(path: Path) -> bool:

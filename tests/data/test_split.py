@@ -6,6 +6,7 @@ import pytest
 
 from deepfit.config import SplitConfig
 from deepfit.data.split import split_frame
+from deepfit.errors import DataWarning
 
 
 def frame(n: int = 200) -> pd.DataFrame:
@@ -61,5 +62,6 @@ def test_external_test_file_gives_its_share_to_the_others() -> None:
 
 def test_rare_class_keeps_a_training_row() -> None:
     data = pd.DataFrame({"x": range(50), "label": ["a"] * 49 + ["rare"]})
-    parts = split(data)
+    with pytest.warns(DataWarning, match=r"1 class has fewer than 4 rows, too few to stratify: .* 'rare' \(1 row\)"):
+        parts = split(data)
     assert "rare" in set(parts["train"]["label"])

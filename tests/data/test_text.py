@@ -16,7 +16,7 @@ from deepfit.config import CleanConfig, TextConfig, load_config
 from deepfit.data.clean import summarize
 from deepfit.data.pipeline import prepare, resolve_kind
 from deepfit.data.text import CLS, PAD, UNK, TextPreprocessor, TokenDropout, clean_text
-from deepfit.errors import DataError
+from deepfit.errors import DataError, DataWarning
 
 FILLER = [
     "the", "a", "this", "that", "movie", "film", "story", "plot", "it", "was", "is", "felt", "seemed", "and", "but",
@@ -232,7 +232,9 @@ def test_train_predict_and_evaluate_from_the_command_line(
 
     lines = tmp_path / "new.txt"
     lines.write_text("a lovely story\n\nthe plot was poor\n", encoding="utf-8")
-    assert deepfit.predict(tmp_path / "run", lines)["prediction"].tolist() == ["pos", "neg"]
+    with pytest.warns(DataWarning, match=r"new.txt: 1 blank line read as empty texts \(line 2\)"):
+        predicted = deepfit.predict(tmp_path / "run", lines)["prediction"].tolist()
+    assert len(predicted) == 3 and predicted[0] == "pos" and predicted[2] == "neg"  # a row per line, in order
     assert deepfit.load(tmp_path / "run").predict(["great", "bad"])["prediction"].tolist() == ["pos", "neg"]
 
     labelled = tmp_path / "labelled.csv"

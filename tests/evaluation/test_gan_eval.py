@@ -148,3 +148,73 @@ def test_class_coverage_counts_the_classes_a_generator_makes(digits: tuple[torch
     collapsed = report["class_coverage"]
     assert collapsed["share_of_classes"] <= 0.2 and collapsed["predicted"]["3"] > 0.8
     assert any("mode collapse" in line and "of 10 classes" in line for line in report["findings"])
+
+
+# ---------------------------------------------------------------- the two-sample verdict is a test against 0.5
+def scores(accuracy: float, n: int) -> dict:
+    """A report with nothing wrong but the two-sample accuracy, as eval.json holds it."""
+    test = {"accuracy": accuracy, "n": n, "standard_error": 0.5 / np.sqrt(n) if n else np.nan}
+    return {"two_sample": test, "diversity_ratio": 1.0, "coverage": 1.0}
+
+
+def test_two_sample_p_value_is_the_exact_one_sided_binomial_test() -> None:
+    from scipy.stats import binomtest
+
+    from deepfit.evaluation.gan_report import two_sample_significance
+
+    for accuracy, n in [(0.6, 626), (0.545, 400), (0.6, 20), (0.4, 100), (1.0, 50)]:
+        found = two_sample_significance(accuracy, n)
+        expected = binomtest(round(accuracy * n), n, 0.5, alternative="greater").pvalue
+        assert found["p_value"] == pytest.approx(expected, rel=1e-9, abs=1e-300)
+        assert found["standard_error"] == pytest.approx(0.5 / np.sqrt(n))
+        assert found["z"] == pytest.approx((accuracy - 0.5) / (0.5 / np.sqrt(n)))
+
+
+def test_an_accuracy_five_standard_errors_above_half_is_told_apart() -> None:
+    # The tester's case: 0.60, five standard errors from 0.5, was called "can hardly tell them apart".
+    [line] = findings(scores(0.6, 626))
+    assert line == (
+        "a classifier telling real from generated scores 0.600 on 626 held-out samples (0.5 is ideal; standard "
+        "error 0.020, 5.0 standard errors above 0.5, one-sided p < 0.001): it can tell them apart, if only a "
+        "little better than chance (a small but real difference)"
+    )
+
+
+def test_the_verdict_follows_significance_not_the_accuracy_alone() -> None:
+    # 1.8 standard errors (one-sided p = 0.040): significant, where "within two standard errors" said ideal
+    [line] = findings(scores(0.545, 400))
+    assert "one-sided p = 0.040): it can tell them apart" in line
+    # the same 0.60 on 20 samples is no evidence of a difference
+    [line] = findings(scores(0.6, 20))
+    assert "0.600 on 20 held-out samples" in line and "one-sided p = 0.252" in line
+    verdict = "no evidence that it can tell them apart (ideal): not significantly above 0.5 at the 0.05 level"
+    assert line.endswith(f"{verdict} (only 20 samples: a weak test)")
+    [line] = findings(scores(0.45, 400))
+    assert "2.0 standard errors below 0.5" in line and "no evidence that it can tell them apart" in line
+    assert findings(scores(0.8, 400))[0].endswith("one-sided p < 0.001): it tells them apart often")
+    assert findings(scores(0.95, 400))[0].endswith("it tells them apart almost always")
+
+
+def test_two_sample_test_reports_its_significance() -> None:
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.randn(300, 4, generator=gen), torch.randn(300, 4, generator=gen)
+    same, apart = two_sample_test(a, b), two_sample_test(a, b + 3.0)
+    assert same["n"] == 600 and same["p_value"] > 0.05 and apart["p_value"] < 1e-6
+    assert apart["z"] == pytest.approx((apart["accuracy"] - 0.5) / same["standard_error"])
+    assert "no evidence that it can tell them apart" in findings({**scores(0, 0), "two_sample": same})[0]
+
+
+def test_the_report_shows_the_test_and_rewrites_an_old_verdict(tmp_path) -> None:
+    from datetime import datetime
+
+    from deepfit.evaluation import gan_report
+    from deepfit.runs_table import RunSummary
+
+    old = "a classifier telling real from generated scores 0.60 (0.5 is ideal, ±0.02): can hardly tell them apart"
+    evaluation = {"test": {**scores(0.6, 626), "n_real": 313, "n_generated": 313, "findings": [old]}}
+    run = RunSummary(tmp_path, "gan", datetime.now(), "generation", "x.csv", 1, 1, "loss", evaluation=evaluation)
+    rows = gan_report.score_rows(evaluation["test"])
+    assert rows[1][0] == "two-sample p-value (above 0.5? n=626)" and rows[1][1] < 1e-6 and rows[1][2] == "≥ 0.05"
+    assert "ideal 0.5 · p &lt; 0.001, n=626" in gan_report.cards(run)[0]
+    [(_, _, page)] = [s for s in gan_report.sections(run) if s[0] == "gan-scores"]
+    assert "hardly" not in page and "one-sided p &lt; 0.001): it can tell them apart" in page

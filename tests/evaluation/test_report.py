@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -171,3 +172,88 @@ def test_cli_and_report_modules_do_not_import_matplotlib() -> None:
         "sys.exit('matplotlib' in sys.modules or 'torch' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+# ---------------------------------------------------------------- plots: tick labels of large values stay apart
+def _drawn_figures(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Figures the plot functions make, drawn as they are saved (inside their style)."""
+    from deepfit.evaluation import plots
+
+    figures: list = []
+    save = plots._png
+
+    def draw_then_save(fig) -> bytes:
+        fig.canvas.draw()
+        figures.append((fig, fig.canvas.get_renderer()))
+        return save(fig)
+
+    monkeypatch.setattr(plots, "_png", draw_then_save)
+    return figures
+
+
+def _tick_labels(fig, renderer) -> list[tuple[str, str, list]]:
+    """(panel title, axis, [(text, bounding box)]) of the tick labels shown on each axis."""
+    out = []
+    for ax in fig.axes:
+        for name, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
+            low, high = sorted(axis.get_view_interval())
+            ticks = [t for t in axis.get_major_ticks() if low <= t.get_loc() <= high and t.label1.get_visible()]
+            labels = [(t.label1.get_text(), t.label1.get_window_extent(renderer)) for t in ticks if t.label1.get_text()]
+            out.append((ax.get_title(loc="left"), name, labels, axis.get_offset_text().get_text()))
+    return out
+
+
+def _assert_apart(figures: list) -> list[str]:
+    """No two neighbouring tick labels touch (at least 4 pixels between them); returns every label seen."""
+    seen = []
+    for fig, renderer in figures:
+        for title, name, labels, offset in _tick_labels(fig, renderer):
+            if title != "Learning rate":  # small, in scientific notation on purpose
+                assert offset == "", f"{title} {name}: values to multiply by {offset}"
+            boxes = [box for _, box in labels]
+            for (left, a), (right, b) in pairwise(labels):
+                gap = b.x0 - a.x1 if name == "x" else b.y0 - a.y1
+                assert gap >= 4, f"{title} {name}: '{left}' and '{right}' overlap ({gap:.1f} px apart)"
+            assert all(not a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+            seen += [text for text, _ in labels]
+    return seen
+
+
+@pytest.mark.parametrize("scale", [1.0, 1.5e5, 2.2e5, 9e5, 3e6, -1.3e6, 1e9])
+def test_predicted_vs_actual_tick_labels_never_overlap(monkeypatch: pytest.MonkeyPatch, scale: float) -> None:
+    import numpy as np
+
+    from deepfit.evaluation.plots import predicted_vs_actual
+
+    figures = _drawn_figures(monkeypatch)
+    rng = np.random.default_rng(0)
+    actual = rng.uniform(0.25, 1.0, 300) * scale  # house prices: 50000 100000150000200000 ran together
+    predicted_vs_actual(actual, actual + rng.normal(0, 0.1 * abs(scale), 300))
+    labels = _assert_apart(figures)
+    assert len(figures[0][0].axes) == 3
+    if abs(scale) >= 1e5:  # compact: 200k, 1.5M, 1.0B; never 200000
+        assert all(len(text.lstrip("−")) <= 5 for text in labels), labels
+        assert any(text[-1] in "kMB" for text in labels)
+
+
+def test_learning_curves_of_a_loss_in_the_targets_units_have_short_labels(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deepfit.evaluation.plots import learning_curves
+
+    figures = _drawn_figures(monkeypatch)
+    history = [
+        {"epoch": e, "train_loss": 4e10 / e, "val_loss": 5e10 / e, "val_rmse": 250_000 / e**0.5, "lr": 1e-3}
+        for e in range(1, 31)
+    ]
+    learning_curves(history, "val_rmse", best_epoch=30)
+    labels = _assert_apart(figures)
+    assert any(text.endswith("B") for text in labels) and any(text.endswith("k") for text in labels), labels
+
+
+def test_compact_tick_labels() -> None:
+    from deepfit.evaluation.plots import compact_ticks
+
+    assert compact_ticks([0, 50_000, 100_000, 150_000, 200_000]) == ["0", "50k", "100k", "150k", "200k"]
+    assert compact_ticks([1_000_000, 1_500_000, 2_000_000]) == ["1.0M", "1.5M", "2.0M"]
+    assert compact_ticks([-2e9, 0, 2e9]) == ["−2B", "0", "2B"]
+    assert compact_ticks([0.1, 0.2, 9_999]) is None  # small numbers keep matplotlib's labels
+    assert compact_ticks([100_000.0001, 100_000.0002]) is None  # too close to tell apart in k

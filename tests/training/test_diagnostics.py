@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import io
 import json
+import random
+import re
 from itertools import pairwise
 from types import SimpleNamespace
 
 import pytest
 import torch
+import yaml
 from rich.console import Console
 from torch import nn
 
@@ -17,7 +20,21 @@ from deepfit import Trainer, TrainingError
 from deepfit.config import DiagnosticsConfig, load_config
 from deepfit.data.batches import TensorData
 from deepfit.errors import ConfigError
-from deepfit.training.diagnostics import DIAGNOSTICS, GRAD_NORMS, Diagnostics, overfitting, underfitting
+from deepfit.runs_table import flatten
+from deepfit.training import diagnostics as diagnostics_module
+from deepfit.training.diagnostics import (
+    DIAGNOSTICS,
+    GRAD_NORMS,
+    Diagnostics,
+    Settings,
+    dead_relus,
+    divergence,
+    exploding_gradients,
+    non_finite_gradients,
+    overfitting,
+    underfitting,
+    vanishing_gradients,
+)
 
 # Plain settings so that each test controls exactly what goes wrong.
 PLAIN = {"schedule": "constant", "weight_decay": 0.0, "device": "cpu", "early_stopping": {"enabled": False}}
@@ -146,8 +163,11 @@ def test_overfitting_on_a_tiny_noisy_dataset():
     diag = fit(mlp([20, 256, 256, 1]), train, val, epochs=40, batch_size=32, lr=3e-3)
     assert kinds(diag) == ["overfitting"]
     found = finding(diag, "overfitting")
-    assert found.epoch == 10 and "(epochs 1–5)" in found.message and "train/validation gap grew from" in found.message
-    assert "model.dropout" in found.fix and "train.weight_decay" in found.fix and "train.early_stopping" in found.fix
+    # seen at the first window whose validation loss is twice the training loss, before it even rises
+    assert found.epoch == 6 and "(5-epoch mean, epochs 2–6) is 1.128 against a training loss of 0.5438" in found.message
+    assert "2.1 times as high, a gap of 0.5843 (53% of the first epoch's training loss, 1.105)" in found.message
+    assert "model.dropout: 0.2 (now 0.0)" in found.fix and "train.weight_decay: 0.0001 (now 0.0)" in found.fix
+    assert "train.early_stopping.enabled: true (it keeps the epoch-3 weights)" in found.fix  # no config: a bare Trainer
 
 
 def test_underfitting_with_a_tiny_learning_rate():
@@ -250,3 +270,188 @@ def test_config_section():
     assert cfg.train.diagnostics.every_n_steps == 20 and not cfg.train.diagnostics.enabled
     with pytest.raises(ConfigError, match="every_n_step"):
         load_config({"train": {"diagnostics": {"every_n_step": 20}}})
+
+
+# ---------------------------------------------------------------- a train/validation gap is overfitting
+def flat_gap(train: float, val: float, epochs: int = 8, first: tuple[float, float] = (0.69, 0.68)) -> list[dict]:
+    """A first epoch at ``first`` (train, val), then flat losses: validation never rises."""
+    history = [{"epoch": 1, "train_loss": first[0], "val_loss": first[1]}]
+    return history + [{"epoch": e, "train_loss": train, "val_loss": val} for e in range(2, epochs + 1)]
+
+
+def test_a_large_gap_is_overfitting_even_when_validation_loss_does_not_rise():
+    # The tester's run: training loss 0.05 against validation loss 0.23, flat; it said "no problems found".
+    found = overfitting(flat_gap(0.05, 0.23), DiagnosticsConfig(), n_classes=2)
+    assert found.kind == "overfitting" and found.epoch == 8
+    assert found.message == (
+        "validation loss (5-epoch mean, epochs 4–8) is 0.23 against a training loss of 0.05: 4.6 times as high, a "
+        "gap of 0.18 (26% of chance level for 2 classes, 0.693). The model fits its training data far better than "
+        "data it has not seen."
+    )
+    regression = overfitting(flat_gap(0.05, 0.23, first=(1.0, 0.9)), DiagnosticsConfig())  # no classes: epoch 1
+    assert "(18% of the first epoch's training loss, 1)" in regression.message
+
+
+def test_the_callback_reports_the_gap_instead_of_no_problems():
+    optimizer = SimpleNamespace(param_groups=[{"lr": 1e-3}])
+    diag = Diagnostics(n_classes=2)
+    history = flat_gap(0.05, 0.23)
+    diag.on_epoch_end(SimpleNamespace(history=history, schedule=None, optimizer=optimizer, step=0, epoch=8, extra={}))
+    assert kinds(diag) == ["overfitting"]
+    assert diag.summary_lines()[0].startswith("epoch 8, overfitting: validation loss (5-epoch mean")
+
+
+@pytest.mark.parametrize(
+    ("train", "val", "n_classes", "first"),
+    [
+        (0.001, 0.01, 2, (0.69, 0.68)),  # ten times, but 0.009 nats: a near-perfect classifier's noise
+        (0.005, 0.06, 2, (0.69, 0.68)),  # 0.055 < 0.069, a tenth of ln 2
+        (0.2, 0.35, 2, (0.69, 0.68)),  # a gap, but less than twice the training loss
+        (0.01, 0.05, None, (0.5, 0.2)),  # regression: 0.04 < a tenth of the first epoch's 0.5
+    ],
+)
+def test_small_gaps_are_not_overfitting(train, val, n_classes, first):
+    assert overfitting(flat_gap(train, val, first=first), DiagnosticsConfig(), n_classes=n_classes) is None
+
+
+# ---------------------------------------------------------------- no fix proposes what the run already has
+KEY = r"(?:model|train|data)\.[a-z_.]*[a-z_]"
+ADVICE = re.compile(rf"\b({KEY}): ([^\s,()]+)")  # key: value, as the fix writes it
+GAP = flat_gap(0.05, 0.23)
+
+
+def every_finding(settings: Settings) -> list:
+    """Each detector, given numbers that make it fire, and ``settings``."""
+    c = DiagnosticsConfig(patience=3)
+    return [
+        non_finite_gradients({"0": float("nan"), "2": 1.0}, 1, 5, 1e-3, settings),
+        vanishing_gradients({"0": 1e-9, "2": 1.0}, 1, 1e3, ["Sigmoid"], False, "model.hidden", settings),
+        exploding_gradients({"0": 100.0}, [{"0": 1.0}] * 3, 1.0, 2, 10.0, 1e-3, settings),
+        divergence([{"train_loss": v} for v in (1.0, 2.0, 5.0)], c, 1e-3, settings),
+        overfitting(GAP, DiagnosticsConfig(), "model.hidden", settings, 2),
+        underfitting([{"train_loss": 0.69}] * 3, c, 1e-3, 2, "model.hidden", settings),
+        dead_relus({"0": 1.0}, 1, 0.5, settings, 1e-3),
+    ]
+
+
+def current_settings():
+    """Configs over every value a fix proposes (dotted keys), and some that only the model shows."""
+    values = {
+        "train.early_stopping.enabled": [True, False],
+        "train.early_stopping.restore_best": [True, False],
+        "model.dropout": [0.0, 0.2, 0.5],
+        "train.weight_decay": [0.0, 1e-4, 0.1],
+        "model.batch_norm": [True, False],
+        "model.activation": ["relu", "leaky_relu", "gelu", "tanh"],
+        "model.init": ["kaiming", "xavier"],
+        "train.clip_grad_norm": [None, 0.5, 1.0, 5.0],
+        "data.preprocess.scaling": ["standard", "minmax"],
+    }
+    rng = random.Random(0)  # 300 of the 4,608 combinations: every pair of values shows up together
+    for _ in range(300):
+        yield Settings({key: rng.choice(options) for key, options in values.items()})
+    for i in range(4):  # and each value with the others at their first, second, ... value
+        yield Settings({key: options[min(i, len(options) - 1)] for key, options in values.items()})
+    observed = {"model.batch_norm": True, "model.dropout": 0.5, "train.weight_decay": 0.1}
+    yield Settings(None, observed)
+    yield Settings(load_config({}), observed)
+    yield Settings(load_config({"model": {"batch_norm": True, "activation": "gelu", "init": "xavier"}}))
+
+
+def test_no_finding_proposes_a_value_its_run_already_has():
+    detectors = {
+        name
+        for name, f in vars(diagnostics_module).items()
+        if callable(f) and getattr(f, "__annotations__", {}).get("return") == "Finding | None"
+    }
+    keys = set(flatten(load_config({}).to_dict()))
+    for settings in current_settings():
+        found = every_finding(settings)
+        assert {f.kind for f in found} == detectors  # every kind of finding is checked
+        for f in found:
+            assert f.fix, f
+            for key, proposed in f.advice.items():
+                assert key in keys, f"{f.kind} advises {key}, which is not a config key"
+                for value in proposed if isinstance(proposed, list) else [proposed]:
+                    assert not settings.has(key, value), f"{f.kind} proposes {key}: {value}, already set: {f.fix}"
+            written = {key: yaml.safe_load(value) for key, value in ADVICE.findall(f.fix)}
+            assert set(written) == set(f.advice), f.fix  # the text and the advice say the same
+            for key, value in written.items():
+                proposed = f.advice[key]
+                if isinstance(proposed, list):  # alternatives: "model.activation: leaky_relu or gelu"
+                    assert f"{key}: {' or '.join(proposed)}" in f.fix
+                    proposed = proposed[0]
+                assert value == pytest.approx(proposed) if isinstance(value, float) else value == proposed
+
+
+def test_fixes_name_what_the_run_has_when_proposing_a_change():
+    settings = Settings(load_config({"model": {"dropout": 0.3}, "train": {"weight_decay": 1e-3, "clip_grad_norm": 5}}))
+    over = overfitting(GAP, DiagnosticsConfig(), "model.hidden", settings, 2)
+    assert over.fix == (
+        "model.dropout: 0.5 (now 0.3), train.weight_decay: 0.01 (now 0.001), more data or augmentation or a "
+        "smaller model (model.hidden, now [256, 128])"
+    )  # early stopping is on (the default) and restores the best weights: not advised
+    exploding = exploding_gradients({"0": 100.0}, [{"0": 1.0}] * 3, 1.0, 2, 10.0, 1e-3, settings)
+    assert (
+        exploding.fix
+        == "train.clip_grad_norm: 1.0 (now 5.0), train.lr: 0.0001 (now 0.001) or model.batch_norm: true (now false)"
+    )
+    relu = Settings(load_config({"model": {"activation": "leaky_relu"}}))
+    assert dead_relus({"0": 1.0}, 1, 0.5, relu).fix.startswith("model.activation: gelu (now leaky_relu), ")
+    vanishing = vanishing_gradients({"0": 1e-9, "2": 1.0}, 1, 1e3, ["Sigmoid"], False, "model.hidden", relu)
+    assert "model.init" not in vanishing.fix  # kaiming, the default, already
+    assert vanishing.advice == {"model.batch_norm": True, "model.activation": "relu"}
+
+
+def test_the_callback_reads_the_runs_config_and_keeps_quiet_about_early_stopping(tmp_path):
+    # The tester's run had train.early_stopping.enabled: true and was told to set it.
+    (tmp_path / "config.yaml").write_text(load_config({"train": {"early_stopping": {"enabled": True}}}).to_yaml())
+    torch.manual_seed(0)
+    train = TensorData((torch.randn(32, 20),), torch.randn(32, 1))
+    val = TensorData((torch.randn(64, 20),), torch.randn(64, 1))
+    stopping = {"enabled": True, "patience": 100}  # the trainer runs with what config.yaml says
+    diag = fit(
+        mlp([20, 256, 256, 1]),
+        train,
+        val,
+        Diagnostics(tmp_path),
+        epochs=8,
+        batch_size=32,
+        lr=3e-3,
+        early_stopping=stopping,
+    )
+    found = finding(diag, "overfitting")
+    assert "early_stopping" not in found.fix and "train.early_stopping.enabled" not in found.advice
+    assert "a smaller model (model.hidden, now [256, 128])" in found.fix
+    given = Diagnostics(settings=load_config({"model": {"dropout": 0.5}, "train": {"weight_decay": 0.1}}))
+    diag = fit(
+        mlp([20, 256, 256, 1]),
+        train,
+        val,
+        given,
+        epochs=8,
+        batch_size=32,
+        lr=3e-3,
+        weight_decay=0.1,
+        early_stopping=stopping,
+    )
+    found = finding(diag, "overfitting")
+    assert found.fix == "more data or augmentation or a smaller model (model.hidden, now [256, 128])"
+
+
+def test_a_trainer_config_on_the_state_counts_and_the_model_shows_what_it_has():
+    # A bare Trainer's run has no config.yaml; when the training state carries the train section
+    # (TrainState.config), its early stopping counts too. The model and optimizer show the rest.
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 2))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1)
+    config = load_config({"train": {"early_stopping": {"enabled": True}}}).train
+    state = SimpleNamespace(
+        model=model, optimizer=optimizer, schedule=None, config=config, extra={}, step=0, epoch=8, history=GAP
+    )
+    diag = Diagnostics()
+    diag.on_fit_begin(state)
+    diag.on_epoch_end(state)
+    found = finding(diag, "overfitting")
+    assert found.fix == "more data or augmentation or a smaller model (model.hidden)" and found.advice == {}
+    exploding = exploding_gradients({"0": 100.0}, [{"0": 1.0}] * 3, 1.0, 2, 10.0, 1e-3, diag.settings)
+    assert "batch_norm" not in exploding.fix  # the model has a BatchNorm layer

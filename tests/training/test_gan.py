@@ -123,6 +123,9 @@ def test_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     whole = deepfit.train(config, run_dir=tmp_path / "whole")
     config["train"]["epochs"] = 2
     deepfit.train(config, run_dir=tmp_path / "part")
+    finished = deepfit.train(resume=tmp_path / "part", overrides={"train.epochs": 4})
+    assert finished.stop_reason == "finished" and len(finished.history) == 2  # a finished run is not changed
+    (tmp_path / "part" / "eval.json").unlink()  # as if killed after its last checkpoint
     resumed = deepfit.train(resume=tmp_path / "part", overrides={"train.epochs": 4})
     for name in ("whole", "part"):
         assert (tmp_path / name / "model" / "weights.pt").exists()

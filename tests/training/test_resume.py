@@ -64,5 +64,8 @@ def test_resume_refuses_an_incompatible_config(tmp_path: Path) -> None:
 
 
 def test_resume_without_a_checkpoint_is_named(tmp_path: Path) -> None:
-    with pytest.raises(RunError, match="checkpoint not found"):
+    with pytest.raises(RunError, match="no run directory"):
         deepfit.train(resume=tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RunError, match="checkpoint not found"):
+        deepfit.train(resume=tmp_path / "empty")

@@ -8,33 +8,46 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from deepfit.config import CleanConfig
-from deepfit.data.schema import Schema
+from deepfit.data.schema import Schema, cells, positions
 from deepfit.errors import DataError
 
 
 def clean(
-    frame: pd.DataFrame, schema: Schema, config: CleanConfig, keep: tuple[str, ...] = ()
+    frame: pd.DataFrame, schema: Schema, config: CleanConfig, keep: tuple[str, ...] = (), min_rows: int = 2
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Return the cleaned frame (original index kept, for row numbers) and the data report.
 
-    ``keep`` names non-feature columns the split needs (group or order column).
+    ``keep`` names non-feature columns the split needs (group or order column); ``min_rows`` is the fewest
+    labelled rows the split can use (``split.minimum_rows``).
     """
     report: dict[str, Any] = {"rows_in": len(frame), "target": schema.target, "task": schema.task}
     target = schema.target
+    source = str(frame.attrs.get("path", "the data"))
 
     no_target = frame[target].isna()
     report["missing_target_rows"] = int(no_target.sum())
+    if schema.task == "regression":  # an infinite label is no label: its rows go as missing ones do
+        infinite = pd.Series(np.isinf(pd.to_numeric(frame[target], errors="coerce").to_numpy()), index=frame.index)
+        if infinite.any():
+            report["infinite_target"] = cells(frame, infinite, target, frame.attrs.get("line_offset"))
+            no_target |= infinite
     frame = frame.loc[~no_target]
+    check_enough_rows(frame, report, target, source, min_rows)
 
     if config.drop_constant:
         for column in [c for c in schema.features if frame[c].nunique(dropna=True) <= 1]:
             schema.dropped[column] = "constant (a single value)"
             del schema.kinds[column]
     if not schema.kinds:
-        raise DataError("no feature columns are left", hint="check data.features and data.drop_columns")
+        reasons = "; ".join(f"'{c}': {why}" for c, why in list(schema.dropped.items())[:10])
+        raise DataError(
+            "no feature columns are left" + (f" ({reasons})" if reasons else ""),
+            hint="check data.features and data.drop_columns",
+        )
 
     used = [*schema.features, target]
     frame = frame[used + [c for c in keep if c not in used]]
@@ -55,12 +68,31 @@ def clean(
         frame = frame.loc[~rows]
 
     report["unparseable_cells"] = schema.unparseable
+    report["infinite_cells"] = schema.infinite
     report["dropped_columns"] = dict(schema.dropped)
     report["columns"] = dict(schema.kinds)
     report["rows_out"] = len(frame)
     report["target_summary"] = _target_summary(frame[target], schema.task)
     _check_usable(frame, schema)
     return frame, report
+
+
+def check_enough_rows(frame: pd.DataFrame, report: dict[str, Any], target: str, source: str, min_rows: int) -> None:
+    """An empty target column, or too few labelled rows to split and train, said as such (``frame``: the labelled
+    rows; ``report["rows_in"]``: the rows read)."""
+    rows_in = report["rows_in"]
+    if frame.empty and rows_in:
+        raise DataError(
+            f"the target column '{target}' of {source} has no values (all {rows_in} rows are empty)",
+            hint="check that data.target names the label column and that the column is filled in",
+        )
+    if len(frame) < min_rows:
+        rows = f"{rows_in} row{'s' if rows_in != 1 else ''}"
+        labelled = "" if len(frame) == rows_in else f", {len(frame)} with a target"
+        raise DataError(
+            f"{source} has {rows}{labelled}: too few to split and train a model (at least {min_rows} are needed)",
+            hint=f"use at least {min_rows} labelled rows; with fewer, lower data.split.validation and data.split.test",
+        )
 
 
 def _resolve_conflicts(frame: pd.DataFrame, schema: Schema, policy: str) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -135,14 +167,22 @@ def summarize(report: dict[str, Any]) -> list[str]:
         )
     for column, reason in report.get("dropped_columns", {}).items():
         lines.append(f"dropped column '{column}': {reason}")
+    if report.get("infinite_target"):
+        info = report["infinite_target"]
+        rows = f"{info['count']} row" + ("s" if info["count"] != 1 else "")
+        lines.append(f"dropped {rows} with an infinite target ({positions(info)})")
     for column, info in report.get("unparseable_cells", {}).items():
-        where = "lines" if "lines" in info else "rows"
         examples = ", ".join(map(repr, info["values"][:3]))
-        positions = ", ".join(map(str, info[where]))
         lines.append(
-            f"column '{column}': {info['count']} cells are not numbers (e.g. {examples}; {where} {positions}); "
+            f"column '{column}': {_cells(info['count'])} not numbers (e.g. {examples}; {positions(info)}); "
             "treated as missing"
         )
+    for column, info in report.get("infinite_cells", {}).items():
+        lines.append(f"column '{column}': {_cells(info['count'])} infinite ({positions(info)}); treated as missing")
+    unseen = report.get("rows_with_classes_unseen_in_train", {})
+    if unseen:
+        parts = ", ".join(f"{n} {name}" for name, n in unseen.items())
+        lines.append(f"left out rows whose class the training split lacks (not scored): {parts}")
     if report.get("missing_values"):
         cells = ", ".join(f"{c} ({n})" for c, n in report["missing_values"].items())
         action = "imputed (fitted on train)" if report["missing_policy"] == "impute" else "rows dropped"
@@ -154,3 +194,8 @@ def summarize(report: dict[str, Any]) -> list[str]:
             f"classes are imbalanced (largest / smallest = {ratio:.1f}); consider train.class_weights: balanced"
         )
     return lines
+
+
+def _cells(n: int) -> str:
+    """``1 cell is`` / ``3 cells are``."""
+    return f"{n} cell is" if n == 1 else f"{n} cells are"

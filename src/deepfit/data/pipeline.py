@@ -21,7 +21,7 @@ from deepfit.data.preprocess import TabularPreprocessor
 from deepfit.data.schema import Schema, coerce_numeric, infer_schema, resolve_target
 from deepfit.data.sources import read_source
 from deepfit.data.spec import DataSpec
-from deepfit.data.split import split_frame
+from deepfit.data.split import minimum_rows, split_frame, unscored_classes
 from deepfit.errors import ConfigError, DataError
 
 
@@ -102,14 +102,25 @@ def load_frame(config: Config, frame: pd.DataFrame | None = None) -> pd.DataFram
     return read_source(source, config.base_dir)
 
 
-def inspect_frame(config: Config, raw: pd.DataFrame) -> tuple[pd.DataFrame, Schema, dict[str, Any]]:
-    """Schema and cleaning of a whole table, with the data report (what ``deepfit inspect`` prints)."""
+def external_splits(config: Config) -> tuple[str, ...]:
+    """The splits read from their own files (data.validation_source, data.test_source)."""
+    return tuple(name for name in ("validation", "test") if getattr(config.data, f"{name}_source"))
+
+
+def inspect_frame(
+    config: Config, raw: pd.DataFrame, *, to_split: bool = False
+) -> tuple[pd.DataFrame, Schema, dict[str, Any]]:
+    """Schema and cleaning of a whole table, with the data report (what ``deepfit inspect`` prints).
+
+    ``to_split``: the table is to be split as data.split says, so it needs the rows for that (else two).
+    """
     data = config.data
     target = resolve_target(raw, data, data.source)
     schema = infer_schema(raw, data, target)
     coerced = coerce_numeric(raw, schema, raw.attrs.get("line_offset"))
     keep = tuple(c for c in (data.split.group_column, data.split.order_column) if c)
-    cleaned, report = clean(coerced, schema, data.clean, keep)
+    min_rows = minimum_rows(data.split, external_splits(config), schema.task) if to_split else 2
+    cleaned, report = clean(coerced, schema, data.clean, keep, min_rows)
     if raw.attrs.get("path"):
         report["source"] = raw.attrs["path"]
     return cleaned, schema, report
@@ -125,7 +136,7 @@ def prepare(config: Config, frame: pd.DataFrame | None = None) -> PreparedData:
 def prepare_tabular(config: Config, frame: pd.DataFrame | None = None) -> PreparedData:
     data = config.data
     raw = load_frame(config, frame)
-    cleaned, schema, report = inspect_frame(config, raw)
+    cleaned, schema, report = inspect_frame(config, raw, to_split=True)
 
     external = {}
     for name, source in (("validation", data.validation_source), ("test", data.test_source)):
@@ -157,6 +168,8 @@ def prepare_tabular(config: Config, frame: pd.DataFrame | None = None) -> Prepar
     report["splits"] = {name: len(part) for name, part in frames.items()}
     if unseen:
         report["rows_with_classes_unseen_in_train"] = unseen
+    if schema.task == "classification" and (unscored := unscored_classes(frames, schema.target)):
+        report["classes_not_in_validation_or_test"] = unscored  # too rare to reach them: never scored
     classes = preprocessor.classes
     spec = DataSpec(
         task=schema.task,

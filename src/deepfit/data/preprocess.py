@@ -7,6 +7,7 @@ Classification targets: label index over the training classes; regression target
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -14,8 +15,8 @@ import pandas as pd
 import torch
 
 from deepfit.config import CleanConfig, PreprocessConfig
-from deepfit.data.schema import Schema
-from deepfit.errors import DataError, did_you_mean
+from deepfit.data.schema import Schema, cells, parse_numbers, positions
+from deepfit.errors import DataError, DataWarning, did_you_mean
 
 _TRUE = {"true", "yes", "y", "t", "1", "1.0"}
 _FALSE = {"false", "no", "n", "f", "0", "0.0"}
@@ -140,14 +141,22 @@ class TabularPreprocessor:
                 + (f" ({len(absent)} columns missing: {', '.join(absent[:10])})" if len(absent) > 1 else ""),
                 hint="the model was trained with the columns: " + ", ".join(s["features"][:30]),
             )
+        twice = sorted({str(c) for c in frame.columns[frame.columns.duplicated()] if c in s["features"]})
+        if twice:
+            raise DataError(
+                f"feature columns of {source} appear more than once: {', '.join(twice)}",
+                hint="give every column its own name",
+            )
         blocks = []
         num = s["numeric"]
         if num["columns"]:
-            values = frame[num["columns"]].apply(pd.to_numeric, errors="coerce").astype(float)
-            values = values.fillna(pd.Series(num["fill"], index=num["columns"]))
-            blocks.append((values.to_numpy() - np.array(num["center"])) / np.array(num["scale"]))
+            values = np.column_stack(
+                [self._numbers(frame, c, fill, source) for c, fill in zip(num["columns"], num["fill"], strict=True)]
+            )
+            values = np.where(np.isnan(values), np.array(num["fill"]), values)
+            blocks.append((values - np.array(num["center"])) / np.array(num["scale"]))
         for column in s["boolean"]["columns"]:
-            codes = pd.Series(self._bool_codes(frame[column])).fillna(s["boolean"]["fill"][column])
+            codes = pd.Series(self._flags(frame, column, source)).fillna(s["boolean"]["fill"][column])
             blocks.append(codes.to_numpy(dtype=float)[:, None])
         for column, info in s["onehot"].items():
             codes = self._codes(frame[column], info)  # -1 = unknown
@@ -192,6 +201,52 @@ class TabularPreprocessor:
     @classmethod
     def for_config(cls, preprocess: PreprocessConfig, clean: CleanConfig) -> TabularPreprocessor:
         return cls(preprocess, clean.numeric_impute)
+
+    # ------------------------------------------------------------ cells of the input
+    def _numbers(self, frame: pd.DataFrame, column: str, fill: float, source: str) -> np.ndarray:
+        """A numeric column as floats, NaN where a cell is text or ±inf: such cells are named in a
+        ``DataWarning`` (as training names them) and imputed; a column with no number at all is an error."""
+        parsed, text, infinite = parse_numbers(frame[column])
+        if text.any() and not (parsed.notna() | infinite).any():
+            self._unusable(frame, text, column, source, "numbers")
+        for mask, what in ((text, "not a number"), (infinite, "infinite")):
+            if mask.any():
+                self._warn(frame, mask, column, source, what, f"the training {self.numeric_impute} {fill:g}")
+        return parsed.to_numpy(dtype=float)
+
+    def _flags(self, frame: pd.DataFrame, column: str, source: str) -> np.ndarray:
+        """A boolean column as 1/0, NaN where a cell is neither (named, as for numbers)."""
+        codes = self._bool_codes(frame[column])
+        unknown = np.isnan(codes) & frame[column].notna().to_numpy()
+        if unknown.any() and np.isnan(codes).all():
+            self._unusable(frame, unknown, column, source, "yes/no values")
+        if unknown.any():
+            fill = self.state["boolean"]["fill"][column]
+            self._warn(frame, unknown, column, source, "not yes/no", f"the training mode {fill:g}")
+        return codes
+
+    @staticmethod
+    def _warn(frame: pd.DataFrame, mask: Any, column: str, source: str, what: str, fill: str) -> None:
+        info = cells(frame, mask, column, frame.attrs.get("line_offset"))
+        examples = ", ".join(map(repr, dict.fromkeys(info["values"][:3])))
+        n = info["count"]
+        what = f"1 cell is {what}" if n == 1 else f"{n} cells are " + what.replace("a number", "numbers")
+        warnings.warn(
+            f"{source}: column '{column}': {what} ({examples}; {positions(info)}); "
+            f"treated as missing and filled with {fill}",
+            DataWarning,
+            stacklevel=4,
+        )
+
+    @staticmethod
+    def _unusable(frame: pd.DataFrame, mask: Any, column: str, source: str, kind: str) -> None:
+        info = cells(frame, mask, column, frame.attrs.get("line_offset"))
+        examples = ", ".join(map(repr, dict.fromkeys(info["values"][:3])))
+        raise DataError(
+            f"feature column '{column}' of {source} holds no {kind}: {examples} ({positions(info)})",
+            hint=f"the model was trained on {kind} in '{column}': check that it is the right column "
+            "(empty cells are imputed)",
+        )
 
     # ------------------------------------------------------------ helpers
     @staticmethod

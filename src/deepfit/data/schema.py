@@ -23,7 +23,8 @@ class Schema:
     task: str
     kinds: dict[str, str]  # feature column -> numeric | categorical | boolean
     dropped: dict[str, str] = field(default_factory=dict)  # column -> why it is not a feature
-    unparseable: dict[str, dict[str, Any]] = field(default_factory=dict)
+    unparseable: dict[str, dict[str, Any]] = field(default_factory=dict)  # column -> cells that are not numbers
+    infinite: dict[str, dict[str, Any]] = field(default_factory=dict)  # column -> ±inf cells (made missing)
 
     @property
     def features(self) -> list[str]:
@@ -32,6 +33,13 @@ class Schema:
 
 def resolve_target(frame: pd.DataFrame, config: DataConfig, source: str | None) -> str:
     target = config.target
+    arrays = frame.attrs.get("npz_arrays")
+    if arrays is not None and "target" not in frame.columns and target in (None, "target"):
+        raise DataError(
+            f"{frame.attrs.get('path', source)} has no labels: expected an array named 'y' beside 'X'; "
+            f"found {', '.join(arrays)}",
+            hint="save the labels with numpy.savez(path, X=X, y=y)",
+        )
     if target is None:
         if (source and str(source).startswith("builtin:")) or "target" in frame.columns:
             target = "target"
@@ -50,7 +58,6 @@ def resolve_target(frame: pd.DataFrame, config: DataConfig, source: str | None) 
 
 def infer_schema(frame: pd.DataFrame, config: DataConfig, target: str) -> Schema:
     """Decide the task and each feature's kind; overrides in ``config`` win over inference."""
-    task = config.task if config.task != "auto" else infer_task(frame[target])
     candidates = config.features or [c for c in frame.columns if c != target]
     missing = [c for c in candidates + list(config.column_types) + config.drop_columns if c not in frame.columns]
     if missing:
@@ -59,10 +66,16 @@ def infer_schema(frame: pd.DataFrame, config: DataConfig, target: str) -> Schema
             f"column '{col}' named in the config is not in the data{did_you_mean(col, frame.columns)}",
             hint=f"the columns are: {_list(frame.columns)}",
         )
+    _refuse_nested(frame, target, [*(config.features or []), *config.column_types], _source(frame))
+    task = config.task if config.task != "auto" else infer_task(frame[target])
     schema = Schema(target=target, task=task, kinds={})
     for column in candidates:
         if column in config.drop_columns:
             schema.dropped[column] = "listed in data.drop_columns"
+            continue
+        nested = nested_type(frame[column])
+        if nested is not None:  # only reached for columns the config does not name
+            schema.dropped[column] = f"holds {nested}, which cannot be a feature"
             continue
         kind = config.column_types.get(column) or infer_kind(frame[column])
         if column not in config.column_types and config.features is None and is_identifier(frame[column], column):
@@ -72,11 +85,44 @@ def infer_schema(frame: pd.DataFrame, config: DataConfig, target: str) -> Schema
     return schema
 
 
+def nested_type(column: pd.Series) -> str | None:
+    """``"lists"`` or ``"structs"`` when a column (of a Parquet file, a frame) holds nested values, else None."""
+    if column.dtype != object:
+        return None
+    kinds = {type(v) for v in column.dropna().head(1000)}
+    if kinds & {list, tuple, set, np.ndarray}:
+        return "lists"
+    return "structs" if dict in kinds else None
+
+
+def _refuse_nested(frame: pd.DataFrame, target: str, named: list[str], source: str) -> None:
+    """The target or a column the config names as a feature may not hold lists or structs."""
+    nested = {c: nested_type(frame[c]) for c in dict.fromkeys([target, *named])}
+    nested = {c: kind for c, kind in nested.items() if kind}
+    if not nested:
+        return
+    which = ", ".join(f"'{c}' ({kind})" for c, kind in nested.items())
+    if target in nested:
+        raise DataError(
+            f"the target column '{target}' of {source} holds {nested[target]}, not one value per row",
+            hint="choose a target column with one label or number per row (data.target)",
+        )
+    raise DataError(
+        f"columns of {source} named in data.features or data.column_types hold nested values: {which}",
+        hint="remove them from data.features / data.column_types (unlisted nested columns are left out)",
+    )
+
+
+def _source(frame: pd.DataFrame) -> str:
+    return str(frame.attrs.get("path", "the data"))
+
+
 def infer_task(target: pd.Series) -> str:
     values = target.dropna()
     if values.dtype == bool or not pd.api.types.is_numeric_dtype(values):
         return "classification"
-    integral = np.all(np.mod(values.to_numpy(dtype=float), 1) == 0)
+    numbers = values.to_numpy(dtype=float)
+    integral = np.all(np.mod(numbers[np.isfinite(numbers)], 1) == 0)
     return "classification" if integral and values.nunique() <= MAX_CLASSES_FOR_INTEGER_TARGET else "regression"
 
 
@@ -108,6 +154,7 @@ def is_identifier(column: pd.Series, name: str) -> bool:
             return values.nunique() / len(values) >= 0.95
         values = parsed.dropna()  # numbers stored as text, judged as numbers
     numbers = values.to_numpy(dtype=float)
+    numbers = numbers[np.isfinite(numbers)]  # ±inf: cells made missing later, not identifiers
     if not np.all(np.mod(numbers, 1) == 0):
         return False  # continuous measurements are distinct too
     distinct = len(np.unique(numbers)) / len(numbers)
@@ -115,22 +162,59 @@ def is_identifier(column: pd.Series, name: str) -> bool:
     return distinct >= 0.95 and (bool(_ID_NAME.search(str(name))) or consecutive)
 
 
+def parse_numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """``raw`` as floats, ±inf made missing, with masks of the cells that are text (not numbers) and infinite.
+
+    An empty or blank cell is missing, not text. Used on the training data and on the input of a prediction,
+    so both name the same cells.
+    """
+    if pd.api.types.is_numeric_dtype(raw):
+        parsed = raw.astype(float)
+        text = pd.Series(False, index=raw.index)
+    else:
+        parsed = pd.to_numeric(raw, errors="coerce").astype(float)
+        text = raw.notna() & parsed.isna() & (raw.astype(str).str.strip() != "")
+    infinite = pd.Series(np.isinf(parsed.to_numpy()), index=raw.index)
+    return parsed.mask(infinite), text, infinite
+
+
+def cells(frame: pd.DataFrame, mask: Any, column: str, line_offset: int | None) -> dict[str, Any]:
+    """The cells of ``column`` where ``mask`` (one bool per row) is true: count, a few values and where they are.
+
+    Where: file lines of a CSV (``line_offset``: row label + offset; rows filtered out keep their line), else
+    1-based rows of ``frame``.
+    """
+    found = np.flatnonzero(np.asarray(mask, dtype=bool))
+    if line_offset is None:
+        where = {"rows": [int(i) + 1 for i in found[:10]]}
+    else:
+        where = {"lines": [int(label) + line_offset for label in frame.index[found[:10]]]}
+    return {"count": len(found), **where, "values": [str(v) for v in frame[column].iloc[found[:5]]]}
+
+
+def positions(info: dict[str, Any]) -> str:
+    """``lines 3, 7`` of a CSV or ``rows 2, 6`` of a frame (the first ten), from a :func:`cells` record."""
+    key = "lines" if "lines" in info else "rows"
+    shown = info[key]
+    more = f" and {info['count'] - len(shown)} more" if info["count"] > len(shown) else ""
+    return f"{key if len(shown) > 1 else key[:-1]} {', '.join(map(str, shown))}{more}"
+
+
 def coerce_numeric(frame: pd.DataFrame, schema: Schema, line_offset: int | None) -> pd.DataFrame:
-    """Turn numeric columns held as text into floats; name every unparseable cell in ``schema``."""
+    """Turn numeric columns into floats; name every unparseable and infinite cell in ``schema``.
+
+    Both kinds of cell become missing, so ``data.clean.missing`` decides what happens to them (impute or drop).
+    """
     frame = frame.copy()
     for column, kind in schema.kinds.items():
-        if kind != "numeric" or pd.api.types.is_numeric_dtype(frame[column]):
+        if kind != "numeric":
             continue
-        parsed = pd.to_numeric(frame[column], errors="coerce")
-        bad = frame[column].notna() & parsed.isna()
-        if bad.any():
-            rows = frame.index[bad]
-            schema.unparseable[column] = {
-                "count": int(bad.sum()),
-                "rows" if line_offset is None else "lines": [int(r) + (line_offset or 0) for r in rows[:10]],
-                "values": [str(v) for v in frame.loc[rows[:5], column]],
-            }
-        frame[column] = parsed.astype(float)
+        parsed, text, infinite = parse_numbers(frame[column])
+        if text.any():
+            schema.unparseable[column] = cells(frame, text, column, line_offset)
+        if infinite.any():
+            schema.infinite[column] = cells(frame, infinite, column, line_offset)
+        frame[column] = parsed
     return frame
 
 

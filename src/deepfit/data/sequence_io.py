@@ -6,6 +6,7 @@ length, its label and (from a table) its id. Missing feature values are carried 
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,8 @@ import pandas as pd
 from deepfit.config import Config, SequenceConfig
 from deepfit.data.schema import resolve_target
 from deepfit.data.series_clean import mostly_numeric, numeric_frame, require_column, source_name, where
-from deepfit.data.sources import read_source
-from deepfit.errors import DataError
+from deepfit.data.sources import open_npz, read_source, require_file
+from deepfit.errors import DataError, DataWarning
 
 X_KEYS, Y_KEYS = ("X", "x", "features"), ("y", "Y", "target", "labels")
 
@@ -73,26 +74,50 @@ def looks_like_sequences(config: Config) -> bool:
 
 def read_npz(path: Path) -> Sequences:
     """``X`` (N, T, F) or (N, T), ``y`` when there are labels, ``lengths`` when sequences are padded."""
-    if not path.is_file():
-        raise DataError(f"Data file not found: {path}", hint="paths in a config are relative to the config file")
-    with np.load(path, allow_pickle=False) as arrays:
-        keys = set(arrays.files)
-        x_key = next((k for k in X_KEYS if k in keys), None)
-        y_key = next((k for k in Y_KEYS if k in keys), None)
-        if x_key is None:
-            raise DataError(f"{path}: expected an array named 'X' (samples, steps, features); found {sorted(keys)}")
+    require_file(path)
+    arrays = open_npz(path)
+    x_key = next((k for k in X_KEYS if k in arrays), None)
+    y_key = next((k for k in Y_KEYS if k in arrays), None)
+    if x_key is None:
+        raise DataError(
+            f"{path}: expected an array named 'X' (samples, steps, features); found {sorted(arrays)}",
+            hint="save the sequences and labels with numpy.savez(path, X=X, y=y)",
+        )
+    try:
         x = arrays[x_key].astype(np.float64)
-        x = x[..., None] if x.ndim == 2 else x
-        if x.ndim != 3:
-            raise DataError(f"{path}: 'X' must be (samples, steps, features) for sequences; got shape {x.shape}")
-        y = arrays[y_key] if y_key else None
-        lengths = arrays["lengths"].astype(np.int64) if "lengths" in keys else np.full(len(x), x.shape[1])
+    except (TypeError, ValueError):
+        raise DataError(f"{path}: 'X' holds {arrays[x_key].dtype} values, not numbers") from None
+    x = x[..., None] if x.ndim == 2 else x
+    if x.ndim != 3:
+        raise DataError(f"{path}: 'X' must be (samples, steps, features) for sequences; got shape {x.shape}")
+    y = arrays[y_key] if y_key else None
+    if y is not None and y.dtype.kind == "f" and np.isinf(y).any():  # an infinite label is no label
+        bad = np.flatnonzero(np.isinf(y))
+        warnings.warn(
+            f"{path}: {len(bad)} labels in '{y_key}' are infinite (sequences {', '.join(map(str, bad[:5]))}); "
+            "those sequences are treated as unlabelled",
+            DataWarning,
+            stacklevel=2,
+        )
+        y = np.where(np.isinf(y), np.nan, y)
+    lengths = arrays["lengths"].astype(np.int64) if "lengths" in arrays else np.full(len(x), x.shape[1])
     if y is not None and len(y) != len(x):
         raise DataError(f"{path}: 'X' has {len(x)} sequences but '{y_key}' has {len(y)} labels")
     if len(lengths) != len(x) or (lengths < 1).any() or (lengths > x.shape[1]).any():
         raise DataError(f"{path}: 'lengths' must hold one length in 1..{x.shape[1]} per sequence")
     steps = np.arange(x.shape[1])[None, :] < lengths[:, None]
     x[~steps] = 0.0
+    infinite = np.isinf(x)
+    if infinite.any():  # an overflow is no measurement: missing, carried forward like NaN (and named)
+        where = np.argwhere(infinite)[:5]
+        cells = ", ".join(f"[{i}, {t}, {f}]" for i, t, f in where)
+        warnings.warn(
+            f"{path}: {int(infinite.sum())} values of 'X' are infinite (sequence, step, feature: {cells}); "
+            "treated as missing and carried forward from the step before",
+            DataWarning,
+            stacklevel=2,
+        )
+        x[infinite] = np.nan
     missing = int(np.isnan(x).sum())
     return Sequences(_carry_forward(x), lengths, y, None, missing, [f"x{i}" for i in range(x.shape[2])])
 

@@ -6,6 +6,7 @@ input of ``deepfit predict``, so a forecast sees its input cleaned as the traini
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from deepfit.config import TimeSeriesConfig
-from deepfit.errors import DataError, did_you_mean
+from deepfit.errors import DataError, DataWarning, did_you_mean
 
 TIME_NAMES = ("time", "timestamp", "date", "datetime", "ds")  # time_column unset: the first column so named
 
@@ -48,7 +49,10 @@ def require_column(frame: pd.DataFrame, column: str, key: str, source: str) -> N
 
 
 def numeric_frame(frame: pd.DataFrame, columns: list[str], source: str) -> pd.DataFrame:
-    """The columns as float64; a cell that is neither a number nor empty is an error naming its line."""
+    """The columns as float64; a cell that is neither a number nor empty is an error naming its line.
+
+    A ±inf cell is missing (filled as missing values are), named in a ``DataWarning``.
+    """
     out = pd.DataFrame(index=frame.index)
     for column in columns:
         raw = frame[column]
@@ -61,7 +65,17 @@ def numeric_frame(frame: pd.DataFrame, columns: list[str], source: str) -> pd.Da
                 f"at {where(frame, raw.index[bad])}",
                 hint="fix or empty those cells (empty cells are filled as data.timeseries.missing says)",
             )
-        out[column] = values.astype(np.float64)
+        values = values.astype(np.float64)
+        infinite = np.isinf(values)
+        if infinite.any():
+            warnings.warn(
+                f"column '{column}' of {source} holds {int(infinite.sum())} infinite values "
+                f"at {where(frame, raw.index[infinite])}; treated as missing (filled as missing values are)",
+                DataWarning,
+                stacklevel=2,
+            )
+            values = values.mask(infinite)
+        out[column] = values
     return out
 
 

@@ -1,14 +1,40 @@
-"""Train/validation/test splits: stratified, grouped, by time (order) or plain random; always seeded."""
+"""Train/validation/test splits: stratified, grouped, by time (order) or plain random; always seeded.
+
+A split the fractions ask for never comes out empty, and training never sees fewer than two classes: both are
+errors that say why (classes too small to stratify, too few rows or groups) and what to change. Classes too small
+to reach validation or test are kept for training and named in a warning.
+"""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
 
 from deepfit.config import SplitConfig
-from deepfit.errors import DataError
+from deepfit.errors import DataError, DataWarning
 
 SPLITS = ("train", "validation", "test")
+_SHOWN = 5  # classes named in a message
+
+
+def split_fractions(config: SplitConfig, external: tuple[str, ...] = ()) -> np.ndarray:
+    """The fractions of train, validation and test; a split read from its own file gives its share to the others."""
+    fractions = np.array([0.0 if name in external else getattr(config, name) for name in SPLITS])
+    return fractions / fractions.sum()
+
+
+def minimum_rows(config: SplitConfig, external: tuple[str, ...] = (), task: str = "regression") -> int:
+    """The fewest rows that give every split with a fraction a row, and train two (classification) or one."""
+    fractions = split_fractions(config, external)
+    need_train = 2 if task == "classification" else 1
+    n = 2  # a single row cannot train anything: every column is constant
+    while True:
+        sizes = _sizes(n, fractions)
+        if sizes[0] >= need_train and all(sizes[i] >= 1 for i in (1, 2) if fractions[i] > 0):
+            return n
+        n += 1
 
 
 def split_frame(
@@ -25,10 +51,10 @@ def split_frame(
     Splits named in ``external`` come from their own files, so their fraction is given to the others.
     Returns every split name; a split with fraction 0 is an empty frame.
     """
-    fractions = np.array([0.0 if name in external else getattr(config, name) for name in SPLITS])
-    fractions = fractions / fractions.sum()
+    fractions = split_fractions(config, external)
     rng = np.random.default_rng(config.seed if config.seed is not None else seed)
     positions = np.arange(len(frame))
+    stratified = False
     if config.order_column:
         _require(frame, config.order_column, "data.split.order_column")
         order = np.argsort(frame[config.order_column].to_numpy(), kind="stable")
@@ -37,6 +63,7 @@ def split_frame(
         _require(frame, config.group_column, "data.split.group_column")
         parts = _split_groups(frame[config.group_column].to_numpy(), fractions, rng)
     elif config.stratify and task == "classification":
+        stratified = True
         labels = frame[target].to_numpy()
         parts = [[], [], []]
         for label in pd.unique(labels):
@@ -49,17 +76,118 @@ def split_frame(
     result = {name: frame.iloc[np.sort(part)] for name, part in zip(SPLITS, parts, strict=True)}
     if result["train"].empty:
         raise DataError("the training split is empty", hint="use more data or a larger data.split.train")
+    _check_not_empty(result, fractions, frame, config, target, stratified)
+    if task == "classification":
+        _check_classes(result, target, config)
+        if stratified:
+            _warn_train_only(frame[target], fractions)
     return result
 
 
-def _cut(order: np.ndarray, fractions: np.ndarray, keep_one: bool = False) -> list[np.ndarray]:
-    """Cut ``order`` into consecutive parts with the given fractions (rounded; train gets the rest)."""
-    n = len(order)
+def train_only_classes(labels: pd.Series, fractions: np.ndarray) -> dict[str, int]:
+    """Classes (with their row counts, smallest first) too small for stratification to give validation or test a row."""
+    counts = labels.value_counts(sort=False)
+    least = min_class_rows(fractions)
+    small = {str(k): int(n) for k, n in counts.items() if n < least}
+    return dict(sorted(small.items(), key=lambda item: item[1]))
+
+
+def unscored_classes(frames: dict[str, pd.DataFrame], target: str) -> dict[str, int]:
+    """Training classes (with their training rows) missing from a non-empty validation or test split."""
+    others = [set(map(str, frames[name][target])) for name in SPLITS[1:] if not frames[name].empty]
+    counts = frames["train"][target].astype(str).value_counts()
+    return {k: int(n) for k, n in counts.items() if any(k not in seen for seen in others)}
+
+
+def min_class_rows(fractions: np.ndarray) -> int:
+    """The fewest rows of a class for stratification to give it a row in every split with a fraction."""
+    n = 1
+    while any(_sizes(n, fractions, keep_one=True)[i] == 0 for i in (1, 2) if fractions[i] > 0):
+        n += 1
+    return n
+
+
+def _classes(n: int) -> str:
+    return "1 class has" if n == 1 else f"{n} classes have"
+
+
+def _named(classes: dict[str, int]) -> str:
+    shown = ", ".join(f"'{k}' ({n} row{'s' if n != 1 else ''})" for k, n in list(classes.items())[:_SHOWN])
+    return shown + (f", … ({len(classes)} classes in all)" if len(classes) > _SHOWN else "")
+
+
+def _check_not_empty(
+    result: dict[str, pd.DataFrame],
+    fractions: np.ndarray,
+    frame: pd.DataFrame,
+    config: SplitConfig,
+    target: str,
+    stratified: bool,
+) -> None:
+    """A split the fractions ask for (validation, test) must hold rows: else its metrics are empty."""
+    for i, name in enumerate(SPLITS[1:], start=1):
+        if fractions[i] == 0 or not result[name].empty:
+            continue
+        zero = f"or set data.split.{name}: 0"
+        if stratified:
+            small = train_only_classes(frame[target], fractions)
+            raise DataError(
+                f"the {name} split is empty: every class is too small to stratify (a class needs "
+                f"{min_class_rows(fractions)} rows to reach validation and test): {_named(small)}",
+                hint=f"use more data, set data.split.stratify: false, merge rare classes, {zero}",
+            )
+        if config.group_column:
+            groups = frame[config.group_column].nunique()
+            why = f"the {groups} groups of '{config.group_column}' are too few to give it one"
+        else:
+            why = f"a fraction of {fractions[i]:.3g} of {len(frame)} rows rounds to none"
+        raise DataError(f"the {name} split is empty: {why}", hint=f"use more data, a larger data.split.{name}, {zero}")
+
+
+def _check_classes(result: dict[str, pd.DataFrame], target: str, config: SplitConfig) -> None:
+    """Training needs two classes; a validation or test split whose every class is unknown to training is useless."""
+    how = "data.split.order_column" if config.order_column else "data.split.group_column" if config.group_column else ""
+    fix = f"choose another {how}, or " if how else ""
+    train = result["train"][target]
+    if train.nunique() < 2:
+        raise DataError(
+            f"the training split holds a single class ('{train.iloc[0]}'); a classifier needs two or more",
+            hint=f"{fix}use data.split.stratify: true (without group or order columns) or more data",
+        )
+    for name in SPLITS[1:]:
+        part = result[name][target]
+        if len(part) and not part.isin(set(train)).any():
+            classes = ", ".join(f"'{c}'" for c in pd.unique(part)[:_SHOWN])
+            raise DataError(
+                f"every row of the {name} split ({len(part)} rows; classes {classes}) has a class the training "
+                "split lacks, so none can be scored",
+                hint=f"{fix}use more rows per class, merge rare classes, or set data.split.{name}: 0",
+            )
+
+
+def _warn_train_only(labels: pd.Series, fractions: np.ndarray) -> None:
+    small = train_only_classes(labels, fractions)
+    if small:
+        warnings.warn(
+            f"{_classes(len(small))} fewer than {min_class_rows(fractions)} rows, too few to stratify: only in the "
+            f"training split, so validation and test do not score them: {_named(small)}",
+            DataWarning,
+            stacklevel=3,
+        )
+
+
+def _sizes(n: int, fractions: np.ndarray, keep_one: bool = False) -> np.ndarray:
+    """Rows of each split out of ``n``: rounded fractions; train gets the rest (at least one row if ``keep_one``)."""
     sizes = np.floor(fractions * n + 0.5).astype(int)
     if keep_one and n:  # a rare class keeps at least one row in train
         sizes[1:] = np.minimum(sizes[1:], max(n - 1, 0) // max(int((fractions[1:] > 0).sum()), 1))
     sizes[0] = n - sizes[1:].sum()
-    bounds = np.cumsum(sizes)[:-1]
+    return sizes
+
+
+def _cut(order: np.ndarray, fractions: np.ndarray, keep_one: bool = False) -> list[np.ndarray]:
+    """Cut ``order`` into consecutive parts with the given fractions (rounded; train gets the rest)."""
+    bounds = np.cumsum(_sizes(len(order), fractions, keep_one))[:-1]
     return np.split(order, bounds)
 
 

@@ -8,6 +8,7 @@ to one length. Every text starts with [CLS]. The tokenizer travels in ``preproce
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,13 +20,13 @@ from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processor
 
 from deepfit.config import CleanConfig, Config, TextConfig
 from deepfit.data.batches import TensorData
-from deepfit.data.clean import _check_usable, _resolve_conflicts, _target_summary
-from deepfit.data.pipeline import PreparedData, load_frame
+from deepfit.data.clean import _check_usable, _resolve_conflicts, _target_summary, check_enough_rows
+from deepfit.data.pipeline import PreparedData, external_splits, load_frame
 from deepfit.data.schema import Schema, infer_task, resolve_target
-from deepfit.data.sources import read_source
+from deepfit.data.sources import read_source, require_file
 from deepfit.data.spec import DataSpec
-from deepfit.data.split import split_frame
-from deepfit.errors import DataError, did_you_mean
+from deepfit.data.split import minimum_rows, split_frame
+from deepfit.errors import DataError, DataWarning, did_you_mean
 
 PAD, UNK, CLS = 0, 1, 2  # ids of the special tokens, in this order in every vocabulary
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]"]
@@ -115,13 +116,15 @@ def texts_of(values: pd.Series, column: str, source: str) -> pd.Series:
 
 # ---------------------------------------------------------------- cleaning
 def clean_text(
-    frame: pd.DataFrame, column: str, target: str, task: str, config: CleanConfig
+    frame: pd.DataFrame, column: str, target: str, task: str, config: CleanConfig, min_rows: int = 2
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Keep the text and the label; drop empty texts, exact duplicates and (by policy) conflicting labels."""
     report: dict[str, Any] = {"rows_in": len(frame), "target": target, "task": task, "text_column": column}
     no_target = frame[target].isna()
     report["missing_target_rows"] = int(no_target.sum())
+    source = str(frame.attrs.get("path", "the data"))
     frame = frame.loc[~no_target, [column, target]].copy()
+    check_enough_rows(frame, report, target, source, min_rows)
     frame[column] = texts_of(frame[column], column, "the data")
 
     empty = frame[column] == ""
@@ -147,7 +150,8 @@ def inspect_text(config: Config, raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[
     target = resolve_target(raw, data, data.source)
     column = text_column(raw, data.text, target)
     task = data.task if data.task != "auto" else infer_task(raw[target])
-    cleaned, report = clean_text(raw, column, target, task, data.clean)
+    min_rows = minimum_rows(data.split, external_splits(config), task)
+    cleaned, report = clean_text(raw, column, target, task, data.clean, min_rows)
     unused = [c for c in raw.columns if c not in (column, target)]
     report["dropped_columns"] = {c: "not used: a text model reads the text column only" for c in unused}
     words = cleaned[column].str.split().str.len()
@@ -290,11 +294,7 @@ class TextPreprocessor:
     def read_input(self, source: str | Path | pd.DataFrame) -> pd.DataFrame:
         """Input to predict on: a CSV / Parquet table, or a .txt file with one text per line."""
         if isinstance(source, str | Path) and Path(source).suffix.lower() == ".txt":
-            path = Path(source)
-            if not path.is_file():
-                raise DataError(f"Data file not found: {path}")
-            lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-            return pd.DataFrame({self.state["text_column"]: lines})
+            return read_lines(Path(source), self.state["text_column"])
         return read_source(source)
 
     def to_dict(self) -> dict[str, Any]:
@@ -310,6 +310,34 @@ class TextPreprocessor:
         pre = cls(TextConfig(**raw["config"]), raw["target_scaling"])
         pre.state = raw["state"]
         return pre
+
+
+def read_lines(path: Path, column: str) -> pd.DataFrame:
+    """One row per line of a text file, in order: a blank line is an empty text (it still gets a prediction).
+
+    Only line breaks split (``\\n``, ``\\r\\n``, ``\\r``), not the other characters ``str.splitlines`` breaks at.
+    """
+    require_file(path)
+    try:
+        with path.open(encoding="utf-8", newline=None) as handle:  # universal newlines: \r\n and \r become \n
+            text = handle.read()
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes().count(b"\n", 0, exc.start) + 1
+        raise DataError(f"{path} is not UTF-8 text (line {line})", hint="save the file as UTF-8") from None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":  # the newline ending the last line does not start another
+        lines.pop()
+    blank = [i + 1 for i, line in enumerate(lines) if not line.strip()]
+    if blank and len(blank) < len(lines):
+        warnings.warn(
+            f"{path}: {len(blank)} blank line{'s' if len(blank) > 1 else ''} read as empty texts "
+            f"(line {', '.join(map(str, blank[:10]))}); each still gets a prediction, from no words",
+            DataWarning,
+            stacklevel=3,
+        )
+    frame = pd.DataFrame({column: pd.Series(lines, dtype=object)})
+    frame.attrs["path"] = str(path)
+    return frame
 
 
 # ---------------------------------------------------------------- the data path

@@ -6,6 +6,7 @@ the CLI and the API stay fast and nothing needs a display. Every figure shares o
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 from collections.abc import Sequence
@@ -63,6 +64,82 @@ def metric_label(name: str) -> str:
         return _LABELS[name]
     words = name.replace("_", " ")
     return words[:1].upper() + words[1:]
+
+
+# ---------------------------------------------------------------- tick labels that stay short
+_UNITS = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
+_COMPACT_FROM = 1e4  # below this, matplotlib's own labels are short enough
+
+
+def compact_ticks(values: Sequence[float]) -> list[str] | None:
+    """Labels for ticks of large numbers, with a unit and the decimals the ticks need, all alike.
+
+    None when the numbers are small (under 10,000) or too close together to tell apart this way: the
+    default labels do then.
+
+    >>> compact_ticks([0, 50_000, 100_000, 150_000])
+    ['0', '50k', '100k', '150k']
+    >>> compact_ticks([-500_000, 0, 500_000, 1_000_000, 1_500_000])
+    ['−0.5M', '0', '0.5M', '1.0M', '1.5M']
+    >>> compact_ticks([0.0, 0.5, 1.0]) is None
+    True
+    """
+    finite = [float(v) for v in values if math.isfinite(v)]
+    big = max((abs(v) for v in finite), default=0.0)
+    if big < _COMPACT_FROM:
+        return None
+    scale, unit = next((scale, unit) for scale, unit in _UNITS if big >= scale)
+    decimals = max((_decimals(v / scale) for v in finite), default=0)
+    if decimals > 3:
+        return None
+    labels = ["0" if v == 0 else f"{v / scale:.{decimals}f}{unit}".replace("-", "−") for v in values]
+    return labels if len(set(labels)) == len(labels) else None
+
+
+def _decimals(value: float) -> int:
+    """Decimals that show ``value`` exactly (up to 4: more means these ticks need other labels)."""
+    for decimals in range(4):
+        if abs(round(value, decimals) - value) <= 1e-9 * max(1.0, abs(value)):
+            return decimals
+    return 4
+
+
+@functools.cache
+def _compact_formatter_class() -> type:
+    from matplotlib.ticker import ScalarFormatter
+
+    class CompactFormatter(ScalarFormatter):
+        """matplotlib's labels, except for large numbers: 50k, 1.5M, and no ×1e6 in the corner to multiply by."""
+
+        compact: list[str] | None = None
+
+        def set_locs(self, locs: Any) -> None:
+            super().set_locs(locs)
+            self.compact = compact_ticks(list(locs))
+
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            if self.compact is not None and pos is not None and pos < len(self.compact):
+                return self.compact[pos]
+            if self.compact is not None:  # a lone value (the cursor readout): the same style
+                return (compact_ticks([x]) or [super().__call__(x, pos)])[0]
+            return super().__call__(x, pos)
+
+        def get_offset(self) -> str:
+            return "" if self.compact is not None else super().get_offset()
+
+    return CompactFormatter
+
+
+def _compact(ax: Any, axes: str = "xy", bins: int | None = None) -> None:
+    """Short labels on the axes (``"x"``, ``"y"`` or both) that show data values; ``bins``: at most that many
+    intervals between ticks, for a narrow panel whose labels would otherwise run into each other."""
+    from matplotlib.ticker import MaxNLocator
+
+    for name in axes:
+        axis = ax.xaxis if name == "x" else ax.yaxis
+        axis.set_major_formatter(_compact_formatter_class()())
+        if bins is not None:
+            axis.set_major_locator(MaxNLocator(nbins=bins, steps=[1, 2, 5, 10]))
 
 
 def _pyplot() -> Any:
@@ -134,6 +211,7 @@ def _finish(
     ax.set_title(title)
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
+    _compact(ax, "y")  # a loss or metric in the target's units (an RMSE of 150k)
     ax.margins(x=0.02)
     if best_epoch and best_epoch in epochs:
         ax.axvline(best_epoch, color=BEST, linestyle="--", linewidth=1.1, alpha=0.8, label=f"best epoch {best_epoch}")
@@ -207,17 +285,20 @@ def predicted_vs_actual(y_true: np.ndarray, y_pred: np.ndarray) -> bytes:
         ax.scatter(y_true, y_pred, s=18, color=TEST, alpha=alpha, edgecolors="none")
         ax.set(xlim=(low - pad, high + pad), ylim=(low - pad, high + pad), xlabel="actual", ylabel="predicted")
         ax.set_aspect("equal")
+        _compact(ax, bins=6)  # hundreds of thousands in full run into each other on a panel this narrow
         ax.set_title("Predicted vs actual (test)")
         ax.legend(loc="upper left")
         ax = axes[1]
         ax.axhline(0, color=MUTED, linestyle="--", linewidth=1.2)
         ax.scatter(y_pred, residuals, s=18, color=TEST, alpha=alpha, edgecolors="none")
         ax.set(xlabel="predicted", ylabel="actual − predicted")
+        _compact(ax, bins=6)
         ax.set_title("Residuals")
         ax = axes[2]
         ax.hist(residuals, bins=min(40, max(8, len(residuals) // 8)), color=TEST, alpha=0.85, edgecolor="white")
         ax.axvline(0, color=MUTED, linestyle="--", linewidth=1.2)
         ax.set(xlabel="actual − predicted", ylabel="rows")
+        _compact(ax, bins=5)
         ax.set_title("Residual distribution")
         return _png(fig)
 

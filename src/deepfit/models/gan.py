@@ -291,18 +291,18 @@ def _plain(value: Any) -> Any:
 
 # ---------------------------------------------------------------- sampling a saved run
 def load_gan(run_dir: str | Path) -> tuple[GAN, GanCodec]:
-    from deepfit.predictor import META, PREPROCESSING, WEIGHTS
+    from deepfit.predictor import META, PREPROCESSING, WEIGHTS, load_weights, read_meta
     from deepfit.runs import MODEL, read_json, require_run_dir
 
     folder = require_run_dir(run_dir) / MODEL
-    meta = read_json(folder / META)
-    if meta["model"]["name"] != "gan":
+    meta = read_meta(folder)
+    if meta["model"].get("name") != "gan":
         raise RunError(
             f"{run_dir} is not a GAN run (model.name: {meta['model']['name']})",
             hint="deepfit sample needs a run trained with model.name: gan; use deepfit predict for this one",
         )
     model = build_gan(DataSpec.from_dict(meta["spec"]), ModelConfig(**meta["model"]))
-    model.load_state_dict(torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True))
+    load_weights(model, folder / WEIGHTS, str(folder / META))
     return model.eval(), GanCodec.from_dict(read_json(folder / PREPROCESSING))
 
 

@@ -37,9 +37,54 @@ def resolve_model(config: ModelConfig, spec: DataSpec) -> tuple[ModelConfig, str
     updates, reason = rule(spec, config)
     # auto fills in what the user did not say: keys set in the config keep their values
     kept = {k: v for k, v in updates.items() if k == "name" or k not in config.model_fields_set}
-    if kept != updates:
+    resolved = config.model_copy(update=kept)
+    if kept != updates:  # the rule described its own sizes: describe what will be built instead
+        reason = _redescribe(reason, resolved, spec)
         reason += f" (kept from the config: {', '.join(sorted(set(updates) - set(kept)))})"
-    return config.model_copy(update=kept), reason
+    return resolved, reason
+
+
+def describe_choice(config: ModelConfig) -> str:
+    """The resolved model in the words of the rules: ``MLP [128, 128]``, ``cnn [16, 32]``, ``bidirectional GRU
+    64 x 1 layer(s)``, ``transformer d_model 128, 2 layers``."""
+    name = config.name
+    both_ways = "bidirectional " if config.bidirectional else ""
+    if name == "mlp":
+        return f"MLP {config.hidden}"
+    if name in ("cnn", "resnet"):
+        blocks = f", {_count(config.blocks, 'block')} per stage" if config.blocks != 2 else ""
+        return f"{name} {config.channels}{blocks}"
+    if name in ("rnn", "lstm", "gru"):
+        return f"{both_ways}{name.upper()} {config.rnn_hidden} x {config.rnn_layers} layer(s)"
+    if name == "text_rnn":
+        layers = f" x {config.rnn_layers} layers" if config.rnn_layers > 1 else ""
+        return f"{both_ways}{config.rnn_type.upper()} {config.rnn_hidden}{layers}"
+    if name == "transformer":
+        return f"transformer d_model {config.d_model}, {_count(config.layers, 'layer')}"
+    from deepfit.models.registry import describe
+
+    return describe(config.model_dump())
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _redescribe(reason: str, resolved: ModelConfig, spec: DataSpec) -> str:
+    """``<the data> → <the model built> (<its parameter count>[, its budget])``, the data part kept from the rule."""
+    from deepfit.models.registry import get_builder
+
+    params = sum(p.numel() for p in get_builder(resolved.name)(spec, resolved).parameters())
+    budget = resolved.max_params
+    if budget is None:
+        within = ""
+    elif params <= budget:
+        within = f", within model.max_params={budget:,}"
+    else:
+        within = f", over model.max_params={budget:,} with the sizes set in the config"
+    data, arrow, _ = reason.partition(" → ")
+    head = data if arrow else f"{reason}; built"
+    return f"{head} → {describe_choice(resolved)} ({params:,} parameters{within})"
 
 
 def build_auto(spec: DataSpec, config: ModelConfig) -> nn.Module:

@@ -8,6 +8,7 @@ per-batch events cost nothing when no callback defines them.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -19,7 +20,7 @@ import torch
 from torch import nn
 
 from deepfit.evaluation.registry import is_better, metric_info
-from deepfit.runs import CHECKPOINTS, METRICS, json_line, write_jsonl
+from deepfit.runs import CHECKPOINTS, METRICS, append_line, json_line, write_jsonl
 
 # The progress bar redraws at most four times a second: a rich redraw costs ~3.5 ms here, so its share of
 # training time stays near 1 % however short the epochs are.
@@ -52,6 +53,7 @@ class TrainState:
     stop: bool = False
     stop_reason: str = ""
     extra: dict[str, Any] = field(default_factory=dict)  # callbacks' own state, saved in checkpoints
+    config: Any = None  # the TrainConfig the loop runs with (read-only for callbacks)
 
 
 class EarlyStopping:
@@ -125,8 +127,7 @@ class MetricsLog:
         self.file = self.path.open("a", encoding="utf-8")
 
     def on_epoch_end(self, state: TrainState) -> None:
-        self.file.write(json_line(state.logs))
-        self.file.flush()
+        append_line(self.file, self.path, json_line(state.logs))  # a full disk: one clear error
 
     def on_fit_end(self, state: TrainState) -> None:
         self.close()
@@ -134,8 +135,9 @@ class MetricsLog:
 
     def close(self) -> None:
         if self.file is not None:
-            self.file.close()
-            self.file = None
+            file, self.file = self.file, None
+            with contextlib.suppress(OSError):  # a full disk was already reported by the write that failed
+                file.close()
 
 
 class Checkpointer:
@@ -176,6 +178,29 @@ class Checkpointer:
         self.saved_at = time.monotonic()
 
 
+def epoch_progress(console: Any, epochs: int, done: int) -> Any:
+    """One bar over epochs that fits an 80-column terminal: ``epoch 12/300 ━━╸ <status> 0:00:41``.
+
+    Redrawn by the caller only (no refresh thread taking the GIL from the loop); the status should stay
+    under 48 characters.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn("[bold]epoch"),
+        MofNCompleteColumn(),
+        BarColumn(bar_width=8),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=console,
+        auto_refresh=False,
+        transient=False,
+    )
+    progress.start()
+    progress.add_task("train", total=epochs, completed=done, status="")
+    return progress
+
+
 class ProgressBar:
     """One bar over epochs with loss, validation metric and time; redrawn once per epoch only."""
 
@@ -185,20 +210,8 @@ class ProgressBar:
         self.epoch, self.logs = 0, {}
 
     def on_fit_begin(self, state: TrainState) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(
-            TextColumn("[bold]epoch"),
-            MofNCompleteColumn(),
-            BarColumn(),
-            TextColumn("{task.fields[status]}"),
-            TimeElapsedColumn(),
-            console=self.console,
-            auto_refresh=False,  # a refresh thread would take the GIL from the loop
-            transient=False,
-        )
-        self.progress.start()
-        self.task = self.progress.add_task("train", total=state.epochs, completed=state.epoch, status="")
+        self.progress = epoch_progress(self.console, state.epochs, state.epoch)
+        self.task = self.progress.task_ids[0]
         self.start = self.drawn_at = time.perf_counter()
 
     def on_epoch_end(self, state: TrainState) -> None:

@@ -3,7 +3,8 @@
 ``Diagnostics`` samples per-layer gradient norms every ``every_n_steps`` optimizer steps (one host sync
 per sample, none in between), measures dead ReLU units on the next batch through one-shot forward hooks,
 and reads the loss curves once per epoch. Each problem becomes a :class:`Finding` naming the epoch, the
-layers and the config keys to change; findings go to ``diagnostics.json`` and the samples to
+layers and the config keys to change, never to a value they already have (:class:`Settings`: the run's
+config and what its model and optimizer show); findings go to ``diagnostics.json`` and the samples to
 ``grad_norms.jsonl`` in the run directory (when there is one), rewritten atomically at an epoch end that
 has news, at the end of the run, and when training fails. The detectors are pure functions of the numbers.
 """
@@ -22,17 +23,24 @@ import torch
 from torch import nn
 
 from deepfit.config import DiagnosticsConfig
-from deepfit.runs import read_jsonl, write_json, write_jsonl
+from deepfit.runs import CONFIG, read_jsonl, write_json, write_jsonl
+from deepfit.runs_table import flatten, read_optional
 from deepfit.training.checkpoint import unwrap
 
 GRAD_NORMS = "grad_norms.jsonl"
 DIAGNOSTICS = "diagnostics.json"
 _RELUS = (nn.ReLU, nn.ReLU6)
 _SATURATING = (nn.Sigmoid, nn.Tanh)
+_DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
 _MIN_ROWS = 16  # "zero for every sample" means little on a smaller batch
 _SPIKE_WINDOW = 20  # samples in the running median of the gradient norm
 _WRITE_EVERY_S = 10.0  # files rewritten at most this often mid-run (always on a finding and at the end)
 _TITLES = {"dead_relus": "dead ReLU units", "non_finite_gradients": "inf/NaN gradients"}  # default: kind
+# Overfitting without a rise: on the last `patience` epochs, validation loss at least this many times the
+# training loss, and above it by at least this share of chance-level loss (ln(classes); for regression, the
+# first epoch's training loss), so that two tiny losses of a near-perfect model are not a "gap".
+_GAP_RATIO = 2.0
+_GAP_SHARE = 0.1
 
 
 @dataclass
@@ -45,6 +53,7 @@ class Finding:
     message: str
     fix: str
     severity: str = "warning"  # info | warning | error
+    advice: dict[str, Any] = field(default_factory=dict)  # the config values ``fix`` proposes (a list: either)
 
     def line(self) -> str:
         title = _TITLES.get(self.kind, self.kind.replace("_", " "))
@@ -54,16 +63,118 @@ class Finding:
         return asdict(self)
 
 
+# ---------------------------------------------------------------- what the run is set to
+class Settings:
+    """The settings advice names, by two accounts: the run's config (dotted keys) and what its model and
+    optimizer show (batch norm layers, dropout, weight decay).
+
+    A fix never proposes a value a key already has by either account: a ResNet has batch normalisation
+    whatever ``model.batch_norm`` says, and ``model.dropout: 0.3`` in the config counts even where a
+    custom model has no dropout layer. A key neither knows (a bare ``Trainer`` has no model config) is
+    advised as a plain suggestion.
+    """
+
+    def __init__(self, config: Any = None, observed: dict[str, Any] | None = None) -> None:
+        self.config = dotted(config)
+        self.observed = {k: v for k, v in (observed or {}).items() if v is not None}
+
+    def values(self, key: str) -> list[Any]:
+        return [source[key] for source in (self.config, self.observed) if source.get(key) is not None]
+
+    def get(self, key: str) -> Any:
+        """The config's value, else the observed one, else None."""
+        return next(iter(self.values(key)), None)
+
+    def has(self, key: str, value: Any) -> bool:
+        return any(_same(known, value) for known in self.values(key))
+
+    def number(self, key: str) -> float | None:
+        """The largest number known for ``key`` (None when neither account has one)."""
+        numbers = [float(v) for v in self.values(key) if isinstance(v, int | float) and not isinstance(v, bool)]
+        return max(numbers) if numbers else None
+
+
+def dotted(config: Any) -> dict[str, Any]:
+    """A config as dotted keys: a ``Config``, a ``TrainConfig`` (its keys under ``train.``), a nested or dotted
+    dict; empty for None."""
+    from deepfit.config import TrainConfig
+
+    if isinstance(config, TrainConfig):
+        config = {"train": config.model_dump()}
+    elif hasattr(config, "to_dict"):
+        config = config.to_dict()
+    return flatten(config) if isinstance(config, dict) else {}
+
+
+Option = tuple[str, str | None, Any]  # (text, the config key it sets or None, the value it proposes)
+
+
+def _set(key: str, value: Any, settings: Settings, note: str | None = None) -> Option | None:
+    """``key: value (now X)`` (``note`` instead of "now X"); a tuple ``value`` offers alternatives, less those
+    the run has. None when nothing is left to propose."""
+    if isinstance(value, tuple):
+        value = [v for v in value if not settings.has(key, v)]
+        if not value:
+            return None
+    elif settings.has(key, value):
+        return None
+    now = settings.get(key)
+    note = note if note is not None else f"now {_show(now)}" if now is not None else ""
+    shown = " or ".join(map(_show, value)) if isinstance(value, list) else _show(value)
+    return f"{key}: {shown}" + (f" ({note})" if note else ""), key, value
+
+
+def _fix(settings: Settings, options: list[Option | None], word: str = "or") -> tuple[str, dict[str, Any]]:
+    """The fix (options joined by ``word``) and what it proposes, leaving out any option that would set a key
+    to the value it has: ``_set`` drops those; this checks every option again, whatever made it."""
+    kept = [o for o in options if o is not None and (o[1] is None or not _has_all(settings, o[1], o[2]))]
+    return _join([text for text, _, _ in kept], word), {key: value for _, key, value in kept if key is not None}
+
+
+def _finding(
+    kind: str, epoch: int, layers: list[str], message: str, fix: tuple[str, dict[str, Any]], severity: str = "warning"
+) -> Finding:
+    return Finding(kind, epoch, layers, message, fix[0], severity, fix[1])
+
+
+def _has_all(settings: Settings, key: str, value: Any) -> bool:
+    return all(settings.has(key, v) for v in value) if isinstance(value, list) else settings.has(key, value)
+
+
+def _lower_lr(lr: float | None, settings: Settings) -> Option | None:
+    if lr is None:
+        return "a lower train.lr", None, None
+    return _set("train.lr", float(f"{lr / 10:g}"), settings, f"now {lr:g}")
+
+
+def _clip(settings: Settings) -> Option | None:
+    """train.clip_grad_norm: 1.0, unless the run already clips at 1.0 or tighter."""
+    clip = settings.number("train.clip_grad_norm")
+    return None if clip is not None and clip <= 1.0 else _set("train.clip_grad_norm", 1.0, settings)
+
+
+def _batch_norm(settings: Settings) -> Option | None:
+    return _set("model.batch_norm", True, settings)
+
+
+def _model_size(words: str, size_key: str, settings: Settings) -> Option:
+    now = settings.get(size_key)
+    return f"{words} ({size_key}{f', now {_show(now)}' if now is not None else ''})", None, None
+
+
 # ---------------------------------------------------------------- gradient checks (one sample)
-def non_finite_gradients(norms: dict[str, float], epoch: int, step: int, lr: float) -> Finding | None:
+def non_finite_gradients(
+    norms: dict[str, float], epoch: int, step: int, lr: float, settings: Settings | None = None
+) -> Finding | None:
     bad = [name for name, value in norms.items() if not math.isfinite(value)]
     if not bad:
         return None
+    settings = settings or Settings()
     message = (
         f"the gradients of {_names(bad)} are inf or NaN at step {step}: one optimizer step with them ruins the weights."
     )
-    fix = f"{_lower_lr(lr)}, train.clip_grad_norm: 1.0, and check the data for extreme values"
-    return Finding("non_finite_gradients", epoch, bad, message, fix, "error")
+    options = [_lower_lr(lr, settings), _clip(settings), ("check the data for extreme values", None, None)]
+    return _finding("non_finite_gradients", epoch, bad, message, _fix(settings, options, "and"), "error")
 
 
 def vanishing_gradients(
@@ -73,6 +184,7 @@ def vanishing_gradients(
     saturating: list[str],
     has_batch_norm: bool,
     size_key: str = "model.hidden",
+    settings: Settings | None = None,
 ) -> Finding | None:
     """Layers whose gradient norm is ``ratio`` times or more below the output layer's (the last one)."""
     names = list(norms)
@@ -88,15 +200,22 @@ def vanishing_gradients(
         f"the gradient norms of {_names(small)} are {size} the output layer {output}'s "
         f"({low:.2g} vs {ref:.2g}); these layers barely learn."
     )
-    fixes = [] if has_batch_norm else ["model.batch_norm: true"]
+    settings = settings or Settings()
+    options = [None if has_batch_norm else _batch_norm(settings)]
     if saturating:
-        fixes.append(f"model.activation: relu (the model uses {', '.join(saturating)})")
-    fixes += ["model.init: kaiming", f"fewer layers ({size_key})"]
-    return Finding("vanishing_gradients", epoch, small, message, _or(fixes))
+        options.append(_set("model.activation", "relu", settings, f"the model uses {', '.join(saturating)}"))
+    options += [_set("model.init", "kaiming", settings), _model_size("fewer layers", size_key, settings)]
+    return _finding("vanishing_gradients", epoch, small, message, _fix(settings, options))
 
 
 def exploding_gradients(
-    norms: dict[str, float], previous: list[dict[str, float]], initial: float, epoch: int, factor: float, lr: float
+    norms: dict[str, float],
+    previous: list[dict[str, float]],
+    initial: float,
+    epoch: int,
+    factor: float,
+    lr: float,
+    settings: Settings | None = None,
 ) -> Finding | None:
     """The total norm above ``factor`` times both the running median of earlier samples (3 or more) and
     ``initial``, the starting scale (median of the first samples): once a classifier fits, most batches
@@ -112,12 +231,15 @@ def exploding_gradients(
         f"the gradient norm jumped to {total:.3g}, {_times(total / median)} times its running median "
         f"({median:.3g}), led by {_names(spiking)}."
     )
-    fix = f"train.clip_grad_norm: 1.0, {_lower_lr(lr)}, or model.batch_norm: true"
-    return Finding("exploding_gradients", epoch, spiking, message, fix, "error")
+    settings = settings or Settings()
+    options = [_clip(settings), _lower_lr(lr, settings), _batch_norm(settings)]
+    return _finding("exploding_gradients", epoch, spiking, message, _fix(settings, options), "error")
 
 
 # ---------------------------------------------------------------- loss-curve checks (once per epoch)
-def divergence(history: list[dict[str, Any]], config: DiagnosticsConfig, lr: float) -> Finding | None:
+def divergence(
+    history: list[dict[str, Any]], config: DiagnosticsConfig, lr: float, settings: Settings | None = None
+) -> Finding | None:
     """Training loss far above its first epoch's, or rising epoch after epoch to twice its lowest and back
     above the midpoint between its first value and its lowest (noise at a small loss does not count)."""
     losses = [row["train_loss"] for row in history]
@@ -133,44 +255,89 @@ def divergence(history: list[dict[str, Any]], config: DiagnosticsConfig, lr: flo
     else:
         return None
     message = f"the training loss is diverging: {last:.4g} at epoch {epoch}, {why}."
-    fix = f"{_lower_lr(lr)}, train.clip_grad_norm: 1.0, and data.preprocess.scaling: standard"
-    return Finding("divergence", epoch, [], message, fix, "error")
+    settings = settings or Settings()
+    options = [_lower_lr(lr, settings), _clip(settings), _set("data.preprocess.scaling", "standard", settings)]
+    return _finding("divergence", epoch, [], message, _fix(settings, options, "and"), "error")
 
 
 def overfitting(
-    history: list[dict[str, Any]], config: DiagnosticsConfig, size_key: str = "model.hidden"
+    history: list[dict[str, Any]],
+    config: DiagnosticsConfig,
+    size_key: str = "model.hidden",
+    settings: Settings | None = None,
+    n_classes: int | None = None,
 ) -> Finding | None:
-    """Validation loss well above its best while training loss keeps falling, on ``patience``-epoch means.
+    """Validation loss well above its best while training loss keeps falling, or far above training loss.
 
-    Means, not single epochs: a small validation set makes the loss jump, and its lucky minimum is no
-    baseline. "Well above": the last window's mean exceeds the best window's by ``overfit_rise`` of it
-    and of the whole gain of training (first-epoch training loss down to that best), so the creeping
-    loss of a near-perfect classifier (growing confidence, not memorisation) does not count.
+    On ``patience``-epoch means: a small validation set makes the loss jump, and its lucky minimum is no
+    baseline. A rise: the last window's mean exceeds the best window's by ``overfit_rise`` of it and of the
+    whole gain of training (first-epoch training loss down to that best), so the creeping loss of a
+    near-perfect classifier (growing confidence, not memorisation) does not count. A gap: validation loss
+    ``_GAP_RATIO`` times the training loss or more and above it by ``_GAP_SHARE`` of chance level
+    (:func:`chance_loss`), whether or not it rises.
     """
     rows, n = [row for row in history if "val_loss" in row], config.patience
     val, train = _means([r["val_loss"] for r in rows], n), _means([r["train_loss"] for r in rows], n)
+    if not val:
+        return None
+    last, best = rows[-1], min(rows, key=lambda row: row["val_loss"])
+    message = _rise(rows, val, train, config) or _gap(rows, val[-1], train[-1], n, n_classes)
+    if message is None:
+        return None
+    settings = settings or Settings()
+    dropout = settings.number("model.dropout")
+    decay = settings.number("train.weight_decay")
+    stopping = "train.early_stopping"
+    options = [
+        None if (dropout or 0) >= 0.5 else _set("model.dropout", round(min(0.5, (dropout or 0) + 0.2), 2), settings),
+        None if (decay or 0) >= 0.1 else _set("train.weight_decay", decay * 10 if decay else 1e-4, settings),
+        ("more data or augmentation", None, None),
+        _model_size("a smaller model", size_key, settings),
+        _set(f"{stopping}.enabled", True, settings, f"it keeps the epoch-{best['epoch']} weights"),
+    ]
+    if settings.has(f"{stopping}.enabled", True):  # on already: it should at least restore the best weights
+        options.append(
+            _set(f"{stopping}.restore_best", True, settings, f"to end with the epoch-{best['epoch']} weights")
+        )
+    return _finding("overfitting", last["epoch"], [], message, _fix(settings, options))
+
+
+def chance_loss(history: list[dict[str, Any]], n_classes: int | None) -> tuple[float, str]:
+    """The loss of a model that has learned nothing, and its name: ln(classes) for a classifier (a uniform
+    guess), else the first epoch's training loss (the scale training starts from)."""
+    if n_classes and n_classes > 1:
+        return math.log(n_classes), f"chance level for {n_classes} classes, {math.log(n_classes):.3g}"
+    first = history[0]["train_loss"]
+    return first, f"the first epoch's training loss, {first:.4g}"
+
+
+def _rise(rows: list[dict[str, Any]], val: list[float], train: list[float], config: DiagnosticsConfig) -> str | None:
+    n = config.patience
     if len(val) <= n:  # the best and the last windows must not overlap
         return None
     b = min(range(len(val) - n), key=val.__getitem__)
     rise, gain = val[-1] - val[b], rows[0]["train_loss"] - val[b]
     if rise < config.overfit_rise * max(val[b], gain) or train[-1] >= train[b]:
         return None
-    last, best = rows[-1], min(rows, key=lambda row: row["val_loss"])
     span = f"epochs {rows[b]['epoch']}–{rows[b + n - 1]['epoch']}"
-    message = (
+    return (
         f"validation loss ({n}-epoch mean) rose from {val[b]:.4g} ({span}) to {val[-1]:.4g} while training "
         f"loss fell from {train[b]:.4g} to {train[-1]:.4g}: the train/validation gap grew from "
         f"{val[b] - train[b]:.4g} to {val[-1] - train[-1]:.4g}."
     )
-    fix = _or(
-        [
-            "more regularisation (raise model.dropout or train.weight_decay)",
-            "more data or augmentation",
-            f"a smaller model ({size_key})",
-            f"train.early_stopping.enabled: true (it keeps the epoch-{best['epoch']} weights)",
-        ]
+
+
+def _gap(rows: list[dict[str, Any]], val: float, train: float, n: int, n_classes: int | None) -> str | None:
+    chance, named = chance_loss(rows, n_classes)
+    gap = val - train
+    if not (val >= _GAP_RATIO * train and gap >= _GAP_SHARE * chance):
+        return None
+    times = f"{val / train:.1f} times" if train > 0 else "far above"
+    return (
+        f"validation loss ({n}-epoch mean, epochs {rows[-n]['epoch']}–{rows[-1]['epoch']}) is {val:.4g} against "
+        f"a training loss of {train:.4g}: {times} as high, a gap of {gap:.4g} ({gap / chance:.0%} of {named}). "
+        "The model fits its training data far better than data it has not seen."
     )
-    return Finding("overfitting", last["epoch"], [], message, fix)
 
 
 def underfitting(
@@ -179,6 +346,7 @@ def underfitting(
     lr: float,
     n_classes: int | None = None,
     size_key: str = "model.hidden",
+    settings: Settings | None = None,
 ) -> Finding | None:
     """After ``patience`` epochs, training loss flat (within ``underfit_ratio`` of its first value) or at chance.
 
@@ -199,28 +367,40 @@ def underfitting(
         why += f"; chance level for {n_classes} classes is {chance:.3g}"
     verdict = "learns too slowly" if last < 0.99 * first else "is not learning"
     message = f"the model {verdict}: training loss {last:.4g} after {epoch} epochs is {why}."
-    fix = _or(
-        [
-            f"train.lr: {lr * 10:g} (now {lr:g})",
-            f"a bigger model ({size_key})",
-            "less regularisation (model.dropout, train.weight_decay)",
-            "more train.epochs",
-            "check that the features predict the target",
-        ]
-    )
-    return Finding("underfitting", epoch, [], message, fix)
+    settings = settings or Settings()
+    options = [
+        _set("train.lr", float(f"{lr * 10:g}"), settings, f"now {lr:g}"),
+        _model_size("a bigger model", size_key, settings),
+    ]
+    known = [key for key in ("model.dropout", "train.weight_decay") if settings.number(key) is not None]
+    if known:  # less regularisation, named by the values to lower
+        options += [_set(key, 0, settings) for key in known]
+    else:
+        options.append(("less regularisation (model.dropout, train.weight_decay)", None, None))
+    options += [("more train.epochs", None, None), ("check that the features predict the target", None, None)]
+    return _finding("underfitting", epoch, [], message, _fix(settings, options))
 
 
-def dead_relus(fractions: dict[str, float], epoch: int, threshold: float) -> Finding | None:
+def dead_relus(
+    fractions: dict[str, float],
+    epoch: int,
+    threshold: float,
+    settings: Settings | None = None,
+    lr: float | None = None,
+) -> Finding | None:
     dead = [name for name, value in fractions.items() if value > threshold]
     if not dead:
         return None
+    settings = settings or Settings()
     parts = ", ".join(f"{name} ({fractions[name]:.0%})" for name in dead)
     message = f"the ReLUs after layer{'s' if len(dead) > 1 else ''} {parts} output zero for every sample of a batch."
-    fix = _or(
-        ["model.activation: leaky_relu or gelu", "a lower train.lr", "model.init: kaiming", "model.batch_norm: true"]
-    )
-    return Finding("dead_relus", epoch, dead, message, fix)
+    options = [
+        _set("model.activation", ("leaky_relu", "gelu"), settings),
+        _lower_lr(lr, settings),
+        _set("model.init", "kaiming", settings),
+        _batch_norm(settings),
+    ]
+    return _finding("dead_relus", epoch, dead, message, _fix(settings, options))
 
 
 # ---------------------------------------------------------------- the callback
@@ -228,7 +408,10 @@ class Diagnostics:
     """Callback: watch gradients, dead units and loss curves; report each new finding once.
 
     ``run_dir`` None keeps everything on the object (``.findings``, ``.rows``); ``console`` (rich) prints
-    each new finding as one line; ``n_classes`` enables the chance-level check of classification.
+    each new finding as one line; ``n_classes`` enables the chance-level checks of classification.
+    ``settings`` is the run's config (a ``Config``, its dict, or dotted keys), so that no fix proposes a
+    value the run already has; without it, the ``config.yaml`` of ``run_dir`` (or a ``config`` on the
+    training state) is read, and the model and optimizer tell what they can.
     """
 
     def __init__(
@@ -239,8 +422,11 @@ class Diagnostics:
         console: Any = None,
         n_classes: int | None = None,
         size_key: str = "model.hidden",
+        settings: Any = None,
     ) -> None:
         self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.given_settings = settings
+        self.settings = Settings(settings)
         self.size_key = size_key  # the key a fix should name: model.hidden, model.channels, ...
         self.config = config if isinstance(config, DiagnosticsConfig) else DiagnosticsConfig(**(config or {}))
         self.console = console
@@ -253,6 +439,7 @@ class Diagnostics:
     def on_fit_begin(self, state: Any) -> None:
         self._state = _Watch.of(unwrap(state.model))
         self._state.train = state
+        self.settings = Settings(self._run_config(state), self._state.observed(state))
         self.findings, self.rows = [], []
         saved = state.extra.get("diagnostics")
         if saved and state.step:  # resumed: keep what the first part of the run found
@@ -272,10 +459,11 @@ class Diagnostics:
         self._collect(state, forward_done=False)
         if self._state.outstanding():  # hooks still waiting for a forward pass: look at the next step
             self._state.next_check = state.step
-        lr = _base_lr(state)
-        self._report(divergence(state.history, self.config, lr))
-        self._report(overfitting(state.history, self.config, self.size_key))
-        self._report(self._with_cause(underfitting(state.history, self.config, lr, self.n_classes, self.size_key)))
+        lr, settings = _base_lr(state), self.settings
+        self._report(divergence(state.history, self.config, lr, settings))
+        self._report(overfitting(state.history, self.config, self.size_key, settings, self.n_classes))
+        found = underfitting(state.history, self.config, lr, self.n_classes, self.size_key, settings)
+        self._report(self._with_cause(found))
         state.extra["diagnostics"] = {"findings": [f.to_dict() for f in self.findings]}
         self._write()
 
@@ -344,15 +532,16 @@ class Diagnostics:
     def _check_gradients(
         self, norms: dict[str, float], previous: list[dict[str, float]], initial: float, state: Any, scaled: bool
     ) -> None:
-        epoch, lr, watch = state.epoch + 1, _base_lr(state), self._state
-        bad = non_finite_gradients(norms, epoch, state.step, lr)
+        epoch, lr, watch, settings = state.epoch + 1, _base_lr(state), self._state, self.settings
+        bad = non_finite_gradients(norms, epoch, state.step, lr, settings)
         if bad is not None:
             if not scaled:  # fp16 loss scaling overflows now and then by design, and skips those steps
                 self._report(bad)
             return
-        self._report(exploding_gradients(norms, previous, initial, epoch, self.config.spike_factor, lr))
-        ratio = self.config.vanishing_ratio
-        self._report(vanishing_gradients(norms, epoch, ratio, watch.saturating, watch.has_batch_norm, self.size_key))
+        self._report(exploding_gradients(norms, previous, initial, epoch, self.config.spike_factor, lr, settings))
+        ratio, saturating = self.config.vanishing_ratio, watch.saturating
+        found = vanishing_gradients(norms, epoch, ratio, saturating, watch.has_batch_norm, self.size_key, settings)
+        self._report(found)
 
     def _collect(self, state: Any, *, forward_done: bool) -> None:
         """Finish the last sample: update sizes and dead-unit fractions, in one host sync."""
@@ -379,7 +568,8 @@ class Diagnostics:
             else:
                 dead[name] = value
             row.setdefault(kind, {})[name] = value
-        self._report(dead_relus(dead, state.epoch + (1 if forward_done else 0), self.config.dead_fraction))
+        epoch = state.epoch + (1 if forward_done else 0)
+        self._report(dead_relus(dead, epoch, self.config.dead_fraction, self.settings, _base_lr(state)))
 
     def _last_look(self) -> None:
         """After a failure (NaN loss): were the last gradients already non-finite?"""
@@ -388,7 +578,8 @@ class Diagnostics:
             norms = torch.stack([torch.linalg.vector_norm(p.grad.detach(), dtype=torch.float32) for _, p in params])
             values = dict(zip([name for name, _ in params], norms.tolist(), strict=True))
             state = self._state.train  # the failed epoch is not in the history yet
-            self._report(non_finite_gradients(values, len(state.history) + 1, state.step - 1, _base_lr(state)))
+            lr = _base_lr(state)
+            self._report(non_finite_gradients(values, len(state.history) + 1, state.step - 1, lr, self.settings))
 
     def _recheck_underfitting(self, state: Any) -> None:
         """A slow start is not a failure: if the model learned later, say so and lower the severity."""
@@ -429,6 +620,14 @@ class Diagnostics:
             write_jsonl(self.run_dir / GRAD_NORMS, self.rows)
         write_json(self.run_dir / DIAGNOSTICS, self.summary())
         watch.rows_written, watch.findings_written, watch.written_at = len(self.rows), len(self.findings), now
+
+    def _run_config(self, state: Any) -> dict[str, Any]:
+        """The run's config as dotted keys: the one given, else the run's config.yaml (``deepfit train`` writes it
+        before training starts); the trainer's own settings on top, when the state carries them."""
+        config = dotted(self.given_settings)
+        if not config and self.run_dir is not None:
+            config = dotted(read_optional(self.run_dir / CONFIG))
+        return {**config, **dotted(getattr(state, "config", None))}
 
     def _read_rows(self) -> list[dict[str, Any]]:
         return read_jsonl(self.run_dir / GRAD_NORMS) if self.run_dir is not None else []
@@ -473,6 +672,17 @@ class _Watch:
             watch.has_batch_norm |= isinstance(module, nn.modules.batchnorm._BatchNorm)
         watch.saturating = sorted(set(watch.saturating))
         return watch
+
+    def observed(self, state: Any) -> dict[str, Any]:
+        """Settings the model and optimizer show, whatever the config says (a ResNet has batch norm)."""
+        dropout = [m.p for m in self.model.modules() if isinstance(m, _DROPOUT)]
+        dropout += [m.dropout for m in self.model.modules() if isinstance(m, nn.RNNBase) and m.num_layers > 1]
+        groups = getattr(getattr(state, "optimizer", None), "param_groups", [])
+        return {
+            "model.batch_norm": True if self.has_batch_norm else None,
+            "model.dropout": max(dropout, default=0.0),
+            "train.weight_decay": max((g.get("weight_decay", 0.0) for g in groups), default=None),
+        }
 
     def outstanding(self) -> bool:
         return self.update is not None or bool(self.hooks) or bool(self.dead)
@@ -520,10 +730,6 @@ def _base_lr(state: Any) -> float:
     return float(getattr(state.schedule, "base_lr", None) or state.optimizer.param_groups[0]["lr"])
 
 
-def _lower_lr(lr: float) -> str:
-    return f"train.lr: {lr / 10:g} (now {lr:g})"
-
-
 def _means(values: list[float], window: int) -> list[float]:
     """Means of every ``window`` consecutive values (none when there are fewer)."""
     return [statistics.fmean(values[i : i + window]) for i in range(len(values) - window + 1)]
@@ -542,5 +748,26 @@ def _times(factor: float) -> str:
     return f"{factor:,.0f}" if factor < 1e4 else f"{factor:.0e}"
 
 
-def _or(options: list[str]) -> str:
-    return ", ".join(options[:-1]) + f" or {options[-1]}" if len(options) > 1 else options[0]
+def _join(options: list[str], word: str = "or") -> str:
+    """``a, b or c``; with "and": ``a, b, and c``."""
+    if len(options) < 2:
+        return options[0] if options else ""
+    comma = "," if word == "and" and len(options) > 2 else ""
+    return ", ".join(options[:-1]) + f"{comma} {word} {options[-1]}"
+
+
+def _show(value: Any) -> str:
+    """A config value as YAML writes it: true, 1.0, 0.0001, [256, 128]."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        text = f"{value:g}"
+        return text if any(c in text for c in ".ein") else f"{text}.0"
+    return str(value)
+
+
+def _same(a: Any, b: Any) -> bool:
+    numbers = (int, float)
+    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return a == b

@@ -33,7 +33,6 @@ from deepfit.runs import (
     DATA_REPORT,
     EVAL,
     METRICS,
-    new_run_dir,
     write_json,
     write_jsonl,
     write_text,
@@ -101,43 +100,64 @@ def gan_data(cfg: Config, prepared: Any) -> GanData:
 
 
 def train_gan(
-    cfg: Config, prepared: Any, *, name: str, run_dir: Any, console: Any, resume: dict | None, started: float
+    cfg: Config,
+    prepared: Any,
+    *,
+    run: Path,
+    consoles: tuple[Any, Any],
+    resume: dict | None,
+    payload: dict[str, Any],
+    started: float,
 ) -> Any:
-    """The whole GAN run, from prepared data to eval.json; returns api.TrainResult like the supervised path."""
+    """The whole GAN run, from prepared data to eval.json; returns api.TrainResult like the supervised path.
+
+    ``run`` is the claimed (locked) run directory; ``consoles`` are (messages on stderr, results on stdout).
+    """
     from deepfit.api import TrainResult
     from deepfit.predictor import save_model
 
+    console, out = consoles
     data = gan_data(cfg, prepared)
     cfg.data.kind = data.spec.kind
     seed_everything(cfg.train.seed)
     model = build_gan(data.spec, cfg.model)
+    if resume is not None:
+        _check_resumable(resume, model)  # before anything in the run directory is rewritten
     g, d = (sum(p.numel() for p in net.parameters()) for net in (model.generator, model.discriminator))
     console.print(f"[bold]Model[/bold] gan ({cfg.model.gan_loss}): generator {g:,} and discriminator {d:,} parameters")
 
-    run = new_run_dir(cfg.output.dir, name, run_dir)
     write_text(run / CONFIG, cfg.to_yaml())
     write_json(run / DATA_REPORT, prepared.report)
+    payload = {**payload, "config": cfg.to_dict()}
     with small_on_one_thread(model, cfg.train.device):
-        history = fit_gan(model, data, cfg, run, console, resume)
+        history = fit_gan(model, data, cfg, run, console, resume, payload)
         model.cpu()
         n = len(data.frames["train"]) if not data.codec.is_image else GRID
         samples_path = run / ("samples.png" if data.codec.is_image else "samples.csv")
         write_samples(data.codec.decode(model.sample(n, seed=cfg.train.seed)), samples_path)
         save_model(run, model, data.spec, data.codec, cfg.model)
         metrics = {data.real_split: evaluate(model, data, cfg.train.seed, cfg.model.gan_loss)}
-    write_json(run / EVAL, metrics)
-    print_results(console, metrics[data.real_split], data.real_split)
+    write_json(run / EVAL, metrics)  # last: a run with eval.json is finished
+    print_results(out, metrics[data.real_split], data.real_split)
     if cfg.output.report:
         from deepfit.evaluation.report import write_report
 
         write_report(run, console)
     seconds = time.perf_counter() - started
-    console.print(f"Samples: {samples_path}\nRun saved to [bold]{run}[/bold] ({seconds:.1f} s, {len(history)} epochs)")
+    out.print(f"Samples: {samples_path}\nRun saved to [bold]{run}[/bold] ({seconds:.1f} s, {len(history)} epochs)")
     return TrainResult(run, metrics, history, len(history), "", seconds)
 
 
 # ---------------------------------------------------------------- the loop
-def fit_gan(model: GAN, data: GanData, cfg: Config, run: Path, console: Any, resume: dict | None = None) -> list[dict]:
+def fit_gan(
+    model: GAN,
+    data: GanData,
+    cfg: Config,
+    run: Path,
+    console: Any,
+    resume: dict | None = None,
+    payload: dict[str, Any] | None = None,
+) -> list[dict]:
     """Train both nets for ``train.epochs`` (from a checkpoint's epoch when resuming); returns the epoch rows."""
     train_cfg, mcfg = cfg.train, cfg.model
     device = resolve_device(train_cfg.device)
@@ -166,7 +186,7 @@ def fit_gan(model: GAN, data: GanData, cfg: Config, run: Path, console: Any, res
             last = epoch == train_cfg.epochs
             write_jsonl(run / METRICS, history, durable=last)  # atomic every epoch; fsynced at the end
             if epoch % cfg.output.checkpoint_every == 0 or last or interrupts.signal:
-                state = _checkpoint(model, opt_g, opt_d, epoch, d_steps, history, shuffle, cfg)
+                state = {**(payload or {}), **_checkpoint(model, opt_g, opt_d, epoch, d_steps, history, shuffle, cfg)}
                 save_checkpoint(run / CHECKPOINTS / "last.pt", state, durable=last or bool(interrupts.signal))
             if progress is not None:
                 progress.update(progress.task_ids[0], completed=epoch, status=_status(row))
@@ -285,9 +305,9 @@ def evaluate(model: GAN, data: GanData, seed: int, gan_loss: str = "non_saturati
 def _status(row: dict[str, Any]) -> str:
     """Short enough for an 80-column terminal: losses, D(real) and D(fake), the first validation score."""
     g_loss = "—" if row["g_loss"] is None else f"{row['g_loss']:.2f}"
-    parts = [f"d {row['d_loss']:.2f}", f"g {g_loss}", f"D(real) {row['d_real']:.2f}", f"D(fake) {row['d_fake']:.2f}"]
+    parts = [f"d {row['d_loss']:.2f}", f"g {g_loss}", f"D {row['d_real']:.2f}/{row['d_fake']:.2f}"]
     scores = [f"{k.removeprefix('val_')} {row[k]:.3f}" for k in row if k.startswith("val_")]
-    return "  ".join(parts + scores[:1])
+    return " ".join(parts + scores[:1])
 
 
 def print_results(console: Any, report: dict[str, Any], split: str) -> None:
@@ -323,10 +343,20 @@ def _checkpoint(model: GAN, opt_g: Any, opt_d: Any, epoch: int, d_steps: int, hi
     }
 
 
-def _restore(checkpoint: dict, model: GAN, opt_g: Any, opt_d: Any, shuffle: Any) -> tuple[int, int, list]:
+def _check_resumable(checkpoint: dict, model: GAN) -> None:
     if "optimizer_g" not in checkpoint:
         raise RunError("the checkpoint is not a GAN's", hint="resume with the run's own config")
-    model.load_state_dict(checkpoint["model"])
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise RunError(
+            f"the checkpoint does not fit this GAN: {str(exc).splitlines()[0][:200]}",
+            hint="resume with the run's own config (the model or data settings differ)",
+        ) from None
+
+
+def _restore(checkpoint: dict, model: GAN, opt_g: Any, opt_d: Any, shuffle: Any) -> tuple[int, int, list]:
+    _check_resumable(checkpoint, model)
     opt_g.load_state_dict(checkpoint["optimizer_g"])
     opt_d.load_state_dict(checkpoint["optimizer_d"])
     shuffle.set_state(checkpoint["shuffle"])
@@ -366,20 +396,9 @@ def small_on_one_thread(model: nn.Module, device: str) -> Iterator[None]:
 
 
 def _progress(console: Any, epochs: int, done: int) -> Any:
-    """One bar over epochs, redrawn once per epoch (no refresh thread taking the GIL from the loop)."""
+    """One bar over epochs, redrawn once per epoch; none when quiet."""
     if console is None or console.quiet:
         return None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from deepfit.training.callbacks import epoch_progress
 
-    progress = Progress(
-        TextColumn("[bold]epoch"),
-        MofNCompleteColumn(),
-        BarColumn(),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-        console=console,
-        auto_refresh=False,
-    )
-    progress.start()
-    progress.add_task("gan", total=epochs, completed=done, status="")
-    return progress
+    return epoch_progress(console, epochs, done)

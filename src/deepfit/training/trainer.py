@@ -60,6 +60,26 @@ def check_settings(config: TrainConfig) -> None:
         )
 
 
+CHECKPOINT_KEYS = ("model", "optimizer", "schedule", "epoch", "step", "history", "extra", "rng")
+
+
+def check_resumable(model: nn.Module, checkpoint: dict[str, Any]) -> None:
+    """Refuse a checkpoint that is not this loop's or does not fit ``model``, before a resume writes anything."""
+    missing = [key for key in CHECKPOINT_KEYS if key not in checkpoint]
+    if missing:
+        raise RunError(
+            f"the checkpoint lacks {', '.join(missing)}: it was not written by this training loop",
+            hint="start a new run",
+        )
+    try:
+        unwrap(model).load_state_dict(checkpoint["model"])
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise RunError(
+            f"the checkpoint does not fit this model: {str(exc).splitlines()[0][:200]}",
+            hint="resume with the run's own config (the model or data settings differ)",
+        ) from None
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -117,7 +137,9 @@ class Trainer:
         micro_batches = math.ceil(len(train) / cfg.batch_size)
         steps_per_epoch = math.ceil(micro_batches / cfg.accumulate)
         schedule = Schedule(optimizer, cfg.schedule, lr, cfg.epochs * steps_per_epoch, steps_per_epoch)
-        state = TrainState(model=model, optimizer=optimizer, schedule=schedule, epochs=cfg.epochs, scaler=scaler)
+        state = TrainState(
+            model=model, optimizer=optimizer, schedule=schedule, epochs=cfg.epochs, scaler=scaler, config=cfg
+        )
         stopper = self._early_stopping(val is not None)
         emit = _Emitter([stopper, *self.callbacks])
         shuffle = torch.Generator().manual_seed(cfg.seed)

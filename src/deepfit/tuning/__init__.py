@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["TuneResult", "tune"]
+__all__ = ["TuneInterrupted", "TuneResult", "tune"]
 
 
 def __getattr__(name: str) -> Any:

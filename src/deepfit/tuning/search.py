@@ -3,7 +3,8 @@
 ``tune(config)`` reads the config, checks the space against it before any trial runs, opens (or resumes)
 the study (:mod:`deepfit.tuning.study`), runs the trials in one process or in ``workers`` spawned
 processes, then hands the finished study to :mod:`deepfit.tuning.summary`. Trials are chosen on the validation
-split only; the test split is read once, for the best trial, by the summary.
+split only; the test split is read once, for the best trial, by the summary. Ctrl-C and SIGTERM stop every
+worker, mark the running trials interrupted and summarise what finished (:mod:`deepfit.tuning.stopping`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import math
 import multiprocessing
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,16 @@ from deepfit.console import make_console
 from deepfit.errors import ConfigError, DeepfitError, TrainingError
 from deepfit.evaluation.registry import metric_info
 from deepfit.tuning.space import Param, check_keys, grid_space, parse_space, suggest_all
+from deepfit.tuning.stopping import (
+    SearchStopped,
+    StopRequest,
+    TuneInterrupted,
+    continue_command,
+    signal_of,
+    signals_blocked,
+    start_worker_process,
+    stop_message,
+)
 from deepfit.tuning.study import (
     STUDY_FILE,
     WORKER,
@@ -43,7 +55,7 @@ DEFAULT_TRIALS = 20
 TRIAL_ERRORS = (DeepfitError, ValueError, RuntimeError, MemoryError)
 REGRESSION_METRICS = ("mae", "mse", "rmse", "r2", "mape")
 
-__all__ = ["TuneResult", "tune"]
+__all__ = ["TuneInterrupted", "TuneResult", "tune"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,8 @@ def tune(
     ``trials`` and ``timeout`` override ``tune.trials`` / ``tune.timeout``. ``storage`` is an Optuna URL
     (``postgresql://...``) or a journal file path; default ``<tune_dir>/study.journal``. ``tune_dir``
     defaults to ``<output.dir>/tune-<config name>``. ``plots=False`` skips the PNGs (2-3 s) in the summary.
+    Ctrl-C or SIGTERM stops the search: the finished trials are summarised, then ``TuneInterrupted``
+    (exit code 130) says how to continue; a second Ctrl-C stops at once.
     """
     if workers < 1:
         raise ConfigError(f"workers must be at least 1; got {workers}")
@@ -90,11 +104,23 @@ def tune(
     plan = make_plan(cfg, _config_name(config, cfg), tune_dir, storage, quiet)
     console = make_console(quiet)
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # one line per trial of our own instead
-    study = open_study(plan)
-    todo = None if plan.total is None else max(plan.total - spent(study), 0)
-    console.print(_header(plan, todo, workers))
-    run_workers(plan, todo, workers, first_seed=len(study.trials))
-    study = optuna.load_study(study_name=plan.study_name, storage=open_storage(plan.storage))
+    again = "continue with: " + continue_command(
+        config, plan.dir, trials=trials, timeout=timeout, workers=workers, storage=storage, overrides=overrides
+    )
+    with StopRequest() as stop:
+        try:
+            study = open_study(plan)
+            todo = None if plan.total is None else max(plan.total - spent(study), 0)
+            console.print(_header(plan, todo, workers))
+            run_workers(plan, todo, workers, first_seed=len(study.trials), stop=stop)
+            study = optuna.load_study(study_name=plan.study_name, storage=open_storage(plan.storage))
+            if stop.requested:  # the handlers stay in: a second Ctrl-C during the summary stops at once
+                if any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
+                    summarize(study, plan, console, plots=plots)
+                raise TuneInterrupted(stop_message(study, plan.total, f"by {stop.name}"), hint=again)
+        except KeyboardInterrupt:  # a second Ctrl-C: no summary; the study keeps what finished
+            study = optuna.load_study(study_name=plan.study_name, storage=open_storage(plan.storage))
+            raise TuneInterrupted(stop_message(study, plan.total, "at once"), hint=again) from None
     return summarize(study, plan, console, plots=plots)
 
 
@@ -131,30 +157,42 @@ def make_plan(cfg: Config, name: str, tune_dir: str | Path | None, storage: str 
 
 
 # ---------------------------------------------------------------- workers
-def run_workers(plan: Plan, todo: int | None, workers: int, first_seed: int = 0) -> None:
-    """Run ``todo`` trials (None: until the timeout) here, or split over spawned processes."""
-    if todo == 0:
+def run_workers(
+    plan: Plan, todo: int | None, workers: int, first_seed: int = 0, stop: StopRequest | None = None
+) -> None:
+    """Run ``todo`` trials (None: until the timeout) here, or split over spawned processes.
+
+    ``stop`` is the caller's installed request; with workers, its signals are forwarded to them."""
+    stop = stop or StopRequest()
+    if todo == 0 or stop.requested:
         return
     if workers == 1:
-        run_worker(plan, todo, first_seed)
+        run_worker(plan, todo, first_seed, stop)
         return
     shares = [None] * workers if todo is None else [todo // workers + (i < todo % workers) for i in range(workers)]
     threads = max(1, (os.cpu_count() or 1) // workers)  # N workers of all the cores each would oversubscribe
     # spawn, not fork: a forked child inherits torch's thread pools and locks in whatever state they were.
     context = multiprocessing.get_context("spawn")
+    stop.shared = context.RawValue("i", 0)  # the signal's number, once one came: read by the workers
     processes = [
-        context.Process(target=_spawned, args=(plan, share, first_seed + 10_000 * i, threads), daemon=False)
+        context.Process(
+            target=_spawned, args=(plan, share, first_seed + 10_000 * i, threads, stop.shared), daemon=False
+        )
         for i, share in enumerate(shares)
         if share != 0
     ]
-    for process in processes:
-        process.start()
+    with signals_blocked():  # a Ctrl-C now is handled once they run, and forwarded to them
+        for process in processes:
+            process.start()
+        stop.workers = [p.pid for p in processes if p.pid is not None]
     try:
         for process in processes:
             process.join()
-    except KeyboardInterrupt:
-        for process in processes:  # they got the Ctrl-C too: each fails its trial cleanly, then exits
-            process.join()
+    except KeyboardInterrupt:  # a second Ctrl-C, forwarded to them too: each stops at once
+        for process in processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()  # its trial stays RUNNING: the next start fails and requeues it
         raise
     crashed = [str(p.exitcode) for p in processes if p.exitcode]
     if crashed:
@@ -164,8 +202,13 @@ def run_workers(plan: Plan, todo: int | None, workers: int, first_seed: int = 0)
         )
 
 
-def run_worker(plan: Plan, n_trials: int | None, seed_offset: int = 0) -> None:
-    """One worker: open the shared study with this process's sampler and pruner, run trials into it."""
+def run_worker(plan: Plan, n_trials: int | None, seed_offset: int = 0, stop: StopRequest | None = None) -> None:
+    """One worker: open the shared study with this process's sampler and pruner, run trials into it.
+
+    Trials run until ``n_trials``, the budget or the timeout, or until ``stop`` is requested."""
+    stop = stop or StopRequest()
+    if stop.requested:
+        return
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     console = make_console(plan.quiet)
     study = optuna.load_study(
@@ -174,34 +217,44 @@ def run_worker(plan: Plan, n_trials: int | None, seed_offset: int = 0) -> None:
         sampler=build_sampler(plan, seed_offset),
         pruner=build_pruner(plan),
     )
-    study.optimize(
-        Objective(plan, console),
-        n_trials=n_trials,
-        timeout=plan.tune.timeout,
-        catch=TRIAL_ERRORS,
-        callbacks=[stop_at_budget(plan.total), _trial_line(console, plan.metric)],
-        gc_after_trial=True,
-    )
+    with contextlib.suppress(SearchStopped):  # a trial was interrupted: it is marked, start no other
+        study.optimize(
+            Objective(plan, console, stop),
+            n_trials=n_trials,
+            timeout=plan.tune.timeout,
+            catch=TRIAL_ERRORS,
+            callbacks=[stop_at_budget(plan.total), _trial_line(console, plan.metric), stop.after_trial],
+            gc_after_trial=True,
+        )
 
 
-def _spawned(plan: Plan, n_trials: int | None, seed_offset: int, threads: int) -> None:
+def _spawned(plan: Plan, n_trials: int | None, seed_offset: int, threads: int, shared: Any) -> None:
+    stop = StopRequest(shared)
+    start_worker_process(stop)
     import torch
 
     torch.set_num_threads(threads)
     with contextlib.suppress(KeyboardInterrupt):  # the parent reports the interruption: no traceback per worker
-        run_worker(plan, n_trials, seed_offset)
+        run_worker(plan, n_trials, seed_offset, stop)
+    # Done: every trial is in the storage, and only stdio is buffered. Skip the interpreter's teardown, which
+    # takes 1-2 s with torch loaded, the parent waiting (on Ctrl-C too). An error above still exits normally.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 # ---------------------------------------------------------------- one trial
 class Objective:
     """Train one normal run per trial under ``<dir>/trials/trial-NNNN``; return its validation metric."""
 
-    def __init__(self, plan: Plan, console: Any) -> None:
+    def __init__(self, plan: Plan, console: Any, stop: StopRequest | None = None) -> None:
         self.plan, self.console = plan, console
+        self.stop = stop or StopRequest()
         self.warned = False
 
     def __call__(self, trial: optuna.Trial) -> float:
         from deepfit.api import train
+        from deepfit.training.trainer import TrainingInterrupted
 
         run_dir = self.plan.dir / TRIALS_DIR / f"trial-{trial.number:04d}"
         trial.set_user_attr("worker", WORKER)
@@ -210,11 +263,20 @@ class Objective:
         try:
             # no report.html per trial (about 1.5 s each): the summary builds the best trial's
             overrides = {**suggest_all(trial, self.plan.params), "output.report": False}
-            result = train(self.plan.config, run_dir=run_dir, overrides=overrides, callbacks=[report], quiet=True)
+            if self.stop.requested:  # the signal came while Optuna picked this trial (suggested first: it is
+                raise SearchStopped("stopped before training began")  # queued again with these params)
+            callbacks = [report, self.stop]  # self.stop: a signal before fit took over the handlers
+            result = train(self.plan.config, run_dir=run_dir, overrides=overrides, callbacks=callbacks, quiet=True)
             value = validation_value(result, self.plan.metric)
-        except KeyboardInterrupt:
-            trial.set_user_attr("interrupted", True)
-            trial.set_user_attr("fail_reason", "interrupted (Ctrl-C)")
+        except (TrainingInterrupted, SearchStopped) as exc:
+            # the trainer saved a checkpoint and stopped at a step (TrainingInterrupted), or training had
+            # not begun: either way this trial is run again, and no other starts here
+            if isinstance(exc, TrainingInterrupted):
+                self.stop.interrupted(signal_of(exc))
+            self._interrupted(trial)
+            raise SearchStopped(str(exc)) from None
+        except KeyboardInterrupt:  # a second Ctrl-C (or no checkpoint to save): stop at once
+            self._interrupted(trial)
             raise
         except TRIAL_ERRORS as exc:
             trial.set_user_attr("fail_reason", _reason(exc))
@@ -222,6 +284,13 @@ class Objective:
         trial.set_user_attr("best_epoch", result.best_epoch)
         self._warn_if_unreported(report)
         return value
+
+    def _interrupted(self, trial: optuna.Trial) -> None:
+        reason = f"interrupted ({self.stop.name})"
+        with signals_blocked():  # a second Ctrl-C lands after both marks, never between them
+            trial.set_user_attr("interrupted", True)
+            trial.set_user_attr("fail_reason", reason)
+        self.console.print(f"trial {trial.number:>3}  [yellow]{reason}[/yellow]  {format_params(trial.params)}")
 
     def _warn_if_unreported(self, report: ReportToTrial) -> None:
         if report.reported or self.warned or self.plan.tune.pruner.name == "none":

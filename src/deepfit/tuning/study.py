@@ -69,11 +69,14 @@ def fail_stale_trials(study: optuna.Study, storage: optuna.storages.BaseStorage)
             storage.set_trial_user_attr(trial._trial_id, "fail_reason", f"interrupted (process {pid} is gone)")
             storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
             study.tell(trial.number, state=TrialState.FAIL)
-    trials = study.get_trials(deepcopy=False)
+    for trial in interrupted_trials(study.get_trials(deepcopy=False)):
+        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+
+
+def interrupted_trials(trials: list[FrozenTrial]) -> list[FrozenTrial]:
+    """The interrupted trials not queued again yet: the next start queues their parameters."""
     retried = {t.user_attrs.get("retry_of") for t in trials}
-    for trial in trials:
-        if trial.user_attrs.get("interrupted") and trial.number not in retried:
-            study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+    return [t for t in trials if t.user_attrs.get("interrupted") and t.number not in retried]
 
 
 def spent(study: optuna.Study) -> int:

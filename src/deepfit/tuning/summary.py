@@ -53,7 +53,7 @@ class TuneResult:
 def summarize(study: optuna.Study, plan: Plan, console: Any, *, plots: bool = True) -> TuneResult:
     """Print the best trials, write the summary files; raises TrainingError when no trial completed."""
     trials = study.get_trials(deepcopy=False)
-    counts = dict(Counter(t.state.name.lower() for t in trials))
+    counts = dict(Counter(state_of(t) for t in trials))
     complete = _ranked(trials, plan.direction)
     console.print(best_table(complete[:TOP], plan.metric, counts))
     summary = {
@@ -103,6 +103,11 @@ def best_table(complete: list[optuna.trial.FrozenTrial], metric: str, counts: di
         table.add_row(str(trial.number), f"{trial.value:.4f}", trial.state.name.lower(), format_params(trial.params))
     table.caption = f"{sum(counts.values())} trials: " + ", ".join(f"{n} {state}" for state, n in counts.items())
     return table
+
+
+def state_of(trial: optuna.trial.FrozenTrial) -> str:
+    """Optuna's state in lower case, or ``interrupted``: a trial Ctrl-C or a killed worker stopped, run again."""
+    return "interrupted" if trial.user_attrs.get("interrupted") else trial.state.name.lower()
 
 
 def format_params(params: dict[str, Any]) -> str:
@@ -243,7 +248,7 @@ def _trial_row(trial: optuna.trial.FrozenTrial, plan: Plan) -> dict[str, Any]:
     )
     return {
         "number": trial.number,
-        "state": trial.state.name.lower(),
+        "state": state_of(trial),
         "value": trial.value,
         "params": decode_params(plan.params, trial.params),
         "epochs": trial.last_step,

@@ -1,0 +1,1 @@
+"""Adversarial cases: bad input, planted files, kills, full disks, concurrent runs (issue 8)."""
