@@ -51,11 +51,15 @@ class TuneResult:
 
 
 def summarize(study: optuna.Study, plan: Plan, console: Any, *, plots: bool = True) -> TuneResult:
-    """Print the best trials, write the summary files; raises TrainingError when no trial completed."""
+    """Print the best trials (results: to stdout), write the summary files; raises TrainingError when no trial
+    completed."""
+    from deepfit.console import make_console
+
+    out = make_console(console.quiet, stderr=False)
     trials = study.get_trials(deepcopy=False)
     counts = dict(Counter(state_of(t) for t in trials))
     complete = _ranked(trials, plan.direction)
-    console.print(best_table(complete[:TOP], plan.metric, counts))
+    out.print(best_table(complete[:TOP], plan.metric, counts))
     summary = {
         "study": plan.study_name,
         "storage": plan.storage,
@@ -80,7 +84,7 @@ def summarize(study: optuna.Study, plan: Plan, console: Any, *, plots: bool = Tr
             hint=f"see {plan.dir / SUMMARY_HTML}; fix the space or the config and rerun to continue the study",
         )
     best = summary["best"]
-    _print_best(console, best)
+    _print_best(out, best)
     return TuneResult(
         dir=plan.dir,
         metric=plan.metric,
