@@ -28,7 +28,7 @@ def test_messy_csv_trains_with_no_hand_preparation(tmp_path: Path, messy_csv: Pa
     report = json.loads((run / "data_report.json").read_text())
     assert report["duplicate_rows"] == 2 and "customer_id" in report["dropped_columns"]
     evaluation = json.loads((run / "eval.json").read_text())
-    assert set(evaluation) == {"validation", "test"}
+    assert {"validation", "test"} <= set(evaluation)
     assert evaluation["test"]["accuracy"] > 0.8  # the label is a simple function of the features
     assert len(read_jsonl(run / "metrics.jsonl")) == len(result.history)
 

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from deepfit.config import Config, load_config
-from deepfit.console import make_console, per_class_table, print_lines, results_table
+from deepfit.console import baselines_table, make_console, per_class_table, print_lines, results_table
 from deepfit.errors import DataError
 from deepfit.runs import CONFIG, DATA_REPORT, EVAL, read_json, write_json, write_text
 
@@ -183,14 +183,19 @@ def _train_network(
         for split in ("validation", "test")
         if split in tensors
     }
+    baselines, found = _baselines(cfg, prepared, metrics, fit, diagnostics, console)
     save_model(run, model, spec, prepared.preprocessor, cfg.model, choice=choice)
     if "test" in tensors:  # the test rows are not stored; the report plots these predictions instead
         from deepfit.evaluation.predictions import write_test_predictions
 
         write_test_predictions(run, model, tensors["test"], cfg.eval.batch_size, **report_args)
-    write_json(run / EVAL, metrics)  # last: a run with eval.json is finished
+    write_json(run / EVAL, {**metrics, "baselines": baselines} if baselines else metrics)  # last: the run is finished
 
     out.print(results_table(metrics, spec.task, cfg.eval.metrics))
+    if baselines:
+        out.print(baselines_table(metrics, baselines, spec.task))
+        lines = [f"{r['model']} skipped: {r['skipped']}" for r in baselines.values() if "skipped" in r]
+        print_lines(out, "Baselines", lines + ([found.line()] if found is not None and not diagnostics else []))
     print_lines(out, "Test", metrics.get("test", {}).get("notes", []))  # e.g. a forecast against baselines
     if spec.task == "classification" and "test" in metrics and len(spec.class_names) <= 20:
         out.print(per_class_table(metrics["test"]))
@@ -203,6 +208,26 @@ def _train_network(
     seconds = time.perf_counter() - started
     out.print(f"Run saved to [bold]{run}[/bold] ({seconds:.1f} s, best epoch {fit.best_epoch} of {fit.epochs})")
     return TrainResult(run, metrics, fit.history, fit.best_epoch, fit.stop_reason, seconds)
+
+
+def _baselines(
+    cfg: Config, prepared: Any, metrics: dict[str, Any], fit: Any, diagnostics: list[Any], console: Any
+) -> tuple[dict[str, dict[str, Any]], Any]:
+    """scikit-learn baselines on the same training split (eval.baselines), and the finding when one clearly
+    beats the network on validation (added to the run's diagnostics, which print and save it)."""
+    from deepfit.evaluation import baselines as B
+
+    if not cfg.eval.baselines or not B.supports(prepared.spec):
+        return {}, None
+    console.print("Baselines: fitting scikit-learn models on the training split (eval.baselines: false skips this)")
+    results = B.fit_baselines(prepared, seed=cfg.train.seed)
+    found = B.finding(
+        metrics.get("validation"), results, prepared.spec.task, cfg, epochs=fit.epochs, best_epoch=fit.best_epoch
+    )
+    if found is not None:
+        for diagnosis in diagnostics:
+            diagnosis.add(found)
+    return results, found
 
 
 def _verbose(verbose: bool | None, quiet: bool | None) -> bool:

@@ -119,13 +119,25 @@ class CleanConfig(Section):
 
 
 class PreprocessConfig(Section):
-    scaling: Literal["standard", "minmax", "none"] = Field("standard", description="Numeric feature scaling.")
+    scaling: Literal["standard", "minmax", "quantile", "robust", "none"] = Field(
+        "standard",
+        description="Numeric feature scaling: standard, minmax, quantile (ranks mapped to a normal distribution, "
+        "as TabM), robust (median and interquartile range, smoothly clipped to ±3, as RealMLP) or none.",
+    )
     categorical: Literal["auto", "onehot", "embedding"] = Field(
         "auto",
         description="Categorical encoding; auto: one-hot up to max_onehot categories, embedding above.",
     )
     max_onehot: int = Field(16, ge=2, description="Largest cardinality one-hot encoded when categorical is auto.")
-    min_frequency: int = Field(1, ge=1, description="Categories seen fewer times in train map to 'unknown'.")
+    min_frequency: int = Field(
+        5,
+        ge=1,
+        description="Categories seen fewer times in train are pooled into one 'other' level, which unseen ones "
+        "join at prediction (no pooling when every category is that rare).",
+    )
+    text_features: int = Field(
+        32, ge=2, le=4096, description="Free-text columns of a table: hashed word unigram+bigram features each."
+    )
     target_scaling: bool = Field(True, description="Standardise a regression target (predictions are unscaled).")
 
 
@@ -170,7 +182,7 @@ class AugmentConfig(Section):
     )
 
 
-ColumnKind = Literal["numeric", "categorical", "boolean"]
+ColumnKind = Literal["numeric", "categorical", "boolean", "date", "text"]
 
 
 class TextConfig(Section):
@@ -281,7 +293,8 @@ class ModelConfig(Section):
     embedding_dim: int | None = Field(
         None,
         ge=1,
-        description="Width of categorical embeddings, default min(32, (categories + 1) // 2); text_rnn: tokens, 128.",
+        description="Width of categorical embeddings, default min(32, (categories + 1) // 2); text_rnn: tokens, 128; "
+        "ngram: tokens and bigrams, 32.",
     )
     rnn_type: Literal["lstm", "gru"] = Field("lstm", description="text_rnn: the recurrent cell.")
     rnn_hidden: int = Field(128, ge=1, description="text_rnn, rnn, lstm, gru: hidden units per direction.")
@@ -299,6 +312,18 @@ class ModelConfig(Section):
     positional: Literal["sinusoidal", "learned"] = Field(
         "sinusoidal", description="transformer: position encoding, fixed sinusoids or learned vectors."
     )
+    ngram_buckets: int = Field(
+        16_384, ge=0, description="ngram: hash buckets of bigram embeddings (0: words only, no bigrams)."
+    )
+    tabm_k: int = Field(32, ge=1, description="tabm: ensemble members sharing the MLP's weights (BatchEnsemble).")
+    tabm_width: int = Field(512, ge=1, description="tabm: width of each block.")
+    tabm_blocks: int | None = Field(
+        None, ge=1, description="tabm: blocks (Linear-ReLU-Dropout); default 2 with numeric embeddings, 3 without."
+    )
+    tabm_embedding: Literal["piecewise_linear", "periodic", "none"] = Field(
+        "piecewise_linear", description="tabm: embeddings of the float features (piecewise_linear: 48 bins, size 16)."
+    )
+    tabm_bins: int = Field(48, ge=2, description="tabm, piecewise_linear: bins per feature.")
     channels: list[int] = Field(
         default_factory=lambda: [32, 64, 128],
         description="cnn, resnet: convolution widths, one stage each (halving the resolution between stages).",
@@ -452,6 +477,11 @@ class TrainConfig(Section):
 class EvalConfig(Section):
     batch_size: int = Field(1024, ge=1, description="Batch size for evaluation and prediction.")
     metrics: list[str] | None = Field(None, description="Metrics in the summary table; default by task.")
+    baselines: bool = Field(
+        True,
+        description="Also fit scikit-learn baselines on the training split (tables: linear model and "
+        "gradient-boosted trees; text: tf-idf + linear model) and score them beside the network.",
+    )
 
     @field_validator("metrics")
     @classmethod

@@ -46,6 +46,34 @@ def results_table(evaluation: dict[str, dict[str, Any]], task: str, metrics: lis
     return table
 
 
+BASELINE_METRICS = {"classification": ("accuracy", "f1_macro"), "regression": ("rmse", "r2")}
+
+
+def baselines_table(evaluation: dict[str, dict[str, Any]], baselines: dict[str, dict[str, Any]], task: str) -> Table:
+    """The network beside the baselines fitted on the same training split: two metrics, each split, seconds."""
+    splits = [s for s in ("validation", "test") if evaluation.get(s)]
+    table = Table(title="Baselines (scikit-learn, same training split)", title_justify="left")
+    table.add_column("model")
+    metrics = BASELINE_METRICS[task]
+    for name in metrics:
+        for split in splits:
+            table.add_column(f"{name}\n{split[:3] if split == 'validation' else split}", justify="right")
+    table.add_column("fit s", justify="right")
+    rows = [("network", evaluation, None)]
+    rows += [(r["model"], r, r.get("seconds")) for r in baselines.values() if "skipped" not in r]
+    columns = [[(scores.get(split) or {}).get(name) for _, scores, _ in rows] for name in metrics for split in splits]
+    cells = [_numbers(values) for values in columns]
+    for i, (label, _, seconds) in enumerate(rows):
+        table.add_row(label, *(column[i] for column in cells), "" if seconds is None else f"{seconds:.1f}")
+    return table
+
+
+def _numbers(values: list[float | None]) -> list[str]:
+    """One column's cells, with one number format (4 decimals, or 1 where a value reaches 100)."""
+    wide = any(v is not None and abs(v) >= 100 for v in values)
+    return ["—" if v is None else f"{v:,.1f}" if wide else f"{v:.4f}" for v in values]
+
+
 def per_class_table(report: dict[str, Any]) -> Table:
     table = Table(title="Per class (test)", title_justify="left")
     for column in ("class", "precision", "recall", "f1", "support"):

@@ -83,3 +83,25 @@ def test_regression_target_scaling_inverts() -> None:
     y, _ = pre.transform_target(train["y"])
     assert y.mean().item() == pytest.approx(0, abs=1e-6)
     assert pre.inverse_target(y.numpy())[:, 0] == pytest.approx(train["y"].to_numpy())
+
+
+RARE = pd.DataFrame(
+    {
+        "cat": ["a"] * 10 + ["b"] * 10 + ["c"] * 2 + ["d", "e"],
+        "num": np.linspace(0, 1, 24) ** 2,
+        "y": np.linspace(0, 1, 24),
+    }
+)
+
+
+def test_rare_levels_are_pooled_into_other_which_unseen_levels_join() -> None:
+    pre = fitted(RARE, categorical="embedding")  # min_frequency: 5 by default
+    assert pre.state["embedding"]["cat"]["categories"] == ["a", "b"]
+    assert pre.cardinalities == [3]  # a, b + other
+    assert pre.feature_report()["pooled_categories"] == {"cat": {"levels": 3, "rows": 4, "min_count": 5}}
+    _, x_cat = pre.transform(pd.DataFrame({"cat": ["a", "b", "c", "e", "zebra"], "num": [0.0] * 5}))
+    assert x_cat[:, 0].tolist() == [1, 2, 0, 0, 0]  # rare in train and unseen: the same trained 'other' code
+    (x,) = fitted(RARE).transform(pd.DataFrame({"cat": ["a", "d", "zebra"], "num": [0.0] * 3}))
+    assert x[:, 1:].tolist() == [[1.0, 0.0], [0.0, 0.0], [0.0, 0.0]]  # one-hot: 'other' is all zeros
+    assert fitted(RARE, min_frequency=1).state["onehot"]["cat"]["categories"] == ["a", "b", "c", "d", "e"]
+    assert fitted(RARE, min_frequency=50).state["onehot"]["cat"]["categories"] == ["a", "b", "c", "d", "e"]  # all rare

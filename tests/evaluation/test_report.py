@@ -59,7 +59,7 @@ def test_train_writes_report_and_test_predictions(iris_run: Path) -> None:
 
 def test_classification_report_has_its_sections(iris_run: Path) -> None:
     page = (iris_run / REPORT).read_text()
-    expected = ["learning", "confusion", "per-class", "data", "gradients", "diagnostics", "config"]
+    expected = ["learning", "baselines", "confusion", "per-class", "data", "gradients", "diagnostics", "config"]
     assert _section_ids(page) == expected
     assert "<details>" in page and "builtin:iris" in page and "versicolor" in page
     assert "Accuracy" in page and "F1 macro" in page  # headline cards
@@ -79,7 +79,7 @@ def test_report_without_the_optional_files(iris_run: Path, tmp_path: Path) -> No
     for name in (DIAGNOSTICS, GRAD_NORMS, PREDICTIONS_TEST):
         (run / name).unlink()
     page = build_report(run).read_text()
-    assert _section_ids(page) == ["learning", "confusion", "per-class", "data", "config"]
+    assert _section_ids(page) == ["learning", "baselines", "confusion", "per-class", "data", "config"]
     assert len(_images(page)) == 2
 
 
@@ -111,7 +111,8 @@ def test_fake_diagnostics_and_gradients_are_shown_and_escaped(iris_run: Path, tm
     ]
     (run / DIAGNOSTICS).write_text(json.dumps({"findings": findings, "summary": "2 findings"}))
     page = build_report(run).read_text()
-    assert _section_ids(page) == ["learning", "confusion", "per-class", "data", "gradients", "diagnostics", "config"]
+    sections = ["learning", "baselines", "confusion", "per-class", "data", "gradients", "diagnostics", "config"]
+    assert _section_ids(page) == sections
     assert "tiny &lt;b&gt;norms&lt;/b&gt;" in page and "<b>norms</b>" not in page
     assert page.index("Nan loss") < page.index("Vanishing gradients")  # errors first
     assert "use batch_norm" in page and "head.weight" in page and len(_images(page)) == 3
@@ -129,7 +130,8 @@ def test_diagnostics_as_a_bare_list_and_empty(iris_run: Path, tmp_path: Path) ->
 
 def test_regression_report_plots_predictions(diabetes_run: Path) -> None:
     page = (diabetes_run / REPORT).read_text()
-    assert _section_ids(page) == ["learning", "predictions", "data", "gradients", "diagnostics", "config"]
+    sections = ["learning", "baselines", "predictions", "data", "gradients", "diagnostics", "config"]
+    assert _section_ids(page) == sections
     assert "RMSE" in page and "R²" in page and "Predicted vs actual" in page
     assert len(_images(page)) == 3
 

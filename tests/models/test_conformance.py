@@ -55,6 +55,7 @@ CASES: dict[str, Case] = {
     "cnn": image_case({"name": "cnn", "channels": [8, 16], "blocks": 1, "dropout": 0.0}),
     "resnet": image_case({"name": "resnet", "channels": [8, 16], "blocks": 1, "dropout": 0.0}),
     "mlp": iris_case({"name": "mlp", "hidden": [8], "dropout": 0.0}),
+    "tabm": iris_case({"name": "tabm", "tabm_k": 4, "tabm_width": 16, "dropout": 0.0}),
     "custom": iris_case({"name": "custom", "builder": "tests.models.builders:tiny_net"}),
     "auto": iris_case({"name": "auto", "dropout": 0.0}),
     "text_rnn": text_case({"name": "text_rnn", "embedding_dim": 16, "rnn_hidden": 16, "dropout": 0.0}),
@@ -62,6 +63,7 @@ CASES: dict[str, Case] = {
     "lstm": series_case({"name": "lstm", "rnn_hidden": 8, "rnn_layers": 2, "dropout": 0.0}),
     "gru": sequence_case({"name": "gru", "rnn_hidden": 8, "dropout": 0.0}),
     "transformer": text_case({"name": "transformer", "d_model": 16, "heads": 2, "layers": 1, "dropout": 0.0}),
+    "ngram": text_case({"name": "ngram", "embedding_dim": 8, "ngram_buckets": 64, "dropout": 0.0}),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -14,6 +15,7 @@ from deepfit.data.pipeline import prepare
 from deepfit.data.spec import DataSpec
 from deepfit.errors import ConfigError
 from deepfit.evaluation.evaluate import predict_outputs
+from deepfit.models.ngram import NGramBag, bigram_ids
 from deepfit.models.select import resolve_model
 from deepfit.models.text import TextRNN, TextTransformer, build_text_rnn, build_transformer, sinusoids
 from deepfit.predictor import build_model
@@ -90,8 +92,9 @@ def test_learns_keyword_sentiment(model: dict[str, Any], tmp_path: Path) -> None
         TextRNN(50, 2, embedding_dim=8, hidden=8, pooling="max", layers=2),
         TextTransformer(50, 2, 30, d_model=16, heads=2, layers=2, pooling="cls"),
         TextTransformer(50, 2, 30, d_model=16, heads=2, layers=1, pooling="mean", positional="learned"),
+        NGramBag(50, 2, embedding_dim=8, buckets=64),
     ],
-    ids=["lstm-last", "gru-mean", "lstm2-max", "transformer-cls", "transformer-mean"],
+    ids=["lstm-last", "gru-mean", "lstm2-max", "transformer-cls", "transformer-mean", "ngram"],
 )
 def test_padding_never_changes_the_output(net: torch.nn.Module) -> None:
     torch.manual_seed(0)
@@ -108,6 +111,56 @@ def test_padding_never_changes_the_output(net: torch.nn.Module) -> None:
     torch.testing.assert_close(together, narrow, atol=1e-5, rtol=1e-4)
 
 
+def train_ngram(frame: pd.DataFrame, tmp_path: Path, **model: Any) -> float:
+    """Test accuracy of the ngram bag trained on ``frame`` (review, label) with a word tokenizer."""
+    path = tmp_path / "reviews.csv"
+    frame.to_csv(path, index=False)
+    config = load_config(
+        {
+            "data": {"source": str(path), "target": "label", "text": {"text_column": "review", "tokenizer": "word"}},
+            "model": {"name": "ngram", "embedding_dim": 16, "dropout": 0.0, **model},
+            "train": {"epochs": 10, "batch_size": 16, "lr": 0.02, "diagnostics": {"enabled": False}},
+        }
+    )
+    prepared = prepare(config)
+    torch.manual_seed(0)
+    net = build_model(config.model, prepared.spec)
+    Trainer(config.train).fit(net, prepared.tensors["train"], prepared.tensors["validation"])
+    test = prepared.tensors["test"]
+    return (predict_outputs(net, test.inputs, 256).argmax(1) == test.target).float().mean().item()
+
+
+def test_ngram_learns_keyword_sentiment(tmp_path: Path) -> None:
+    assert train_ngram(keyword_frame(400), tmp_path) >= 0.95
+
+
+def test_ngram_bigrams_tell_apart_texts_of_the_same_words(tmp_path: Path) -> None:
+    # "good, not bad" and "bad, not good": the same bag of words, told apart only by their bigrams
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(400):
+        first, second = ("good", "bad") if i % 2 == 0 else ("bad", "good")
+        filler = " ".join(rng.choice(["the", "film", "plot", "was", "really", "quite"], size=int(rng.integers(2, 6))))
+        rows.append({"review": f"{filler} {first} , not {second}", "label": "pos" if i % 2 == 0 else "neg"})
+    frame = pd.DataFrame(rows)
+    assert train_ngram(frame, tmp_path, ngram_buckets=256) >= 0.95
+    assert train_ngram(frame, tmp_path, ngram_buckets=0) <= 0.7  # words alone: chance
+
+
+def test_bigram_ids_are_deterministic_and_skip_padding() -> None:
+    ids = torch.tensor([[2, 5, 9, 11, 0, 0], [2, 9, 11, 0, 0, 0]])
+    pairs = bigram_ids(ids, vocab_size=50, buckets=64)
+    assert pairs.shape == (2, 5)
+    assert (pairs[0, 3:] == 0).all() and (pairs[1, 2:] == 0).all()  # a pair touching padding is padding
+    real = pairs[pairs != 0]
+    assert ((real >= 50) & (real < 50 + 64)).all()
+    assert pairs[0, 2] == pairs[1, 1]  # (9, 11): the same pair, the same bucket, anywhere
+    assert bigram_ids(torch.tensor([[5, 9], [9, 5]]), 50, 64)[:, 0].unique().numel() == 2  # order matters
+    torch.testing.assert_close(pairs, bigram_ids(ids.clone(), 50, 64))
+    # fixed values: a change to the hash would silently change what saved models read
+    assert bigram_ids(torch.tensor([[2, 5, 9]]), 50, 64).tolist() == [[51, 56]]
+
+
 def test_sinusoids() -> None:
     table = sinusoids(16, 8)
     assert table.shape == (16, 8)
@@ -122,6 +175,15 @@ def test_auto_picks_a_gru_for_few_texts_and_a_transformer_for_many() -> None:
     assert reason.startswith("text classification with 1,200 training texts → bidirectional GRU 128")
     many, reason = resolve_model(ModelConfig(), spec(vocab=2000, n_train=8_000))
     assert many.name == "transformer" and many.d_model == 128 and "transformer d_model 128" in reason
+
+
+def test_auto_picks_the_ngram_bag_for_a_small_corpus() -> None:
+    chosen, reason = resolve_model(ModelConfig(), spec(vocab=2000, n_train=600))
+    assert chosen.name == "ngram" and chosen.embedding_dim == 32 and chosen.ngram_buckets == 16_384
+    assert reason.startswith("text classification with 600 training texts → ngram bag of words + 16,384 bigram")
+    small, reason = resolve_model(ModelConfig(max_params=50_000), spec(vocab=2000, n_train=600))
+    assert sum(p.numel() for p in build_model(small, spec(vocab=2000)).parameters()) <= 50_000
+    assert small.name == "ngram" and "within model.max_params=50,000" in reason
 
 
 def test_auto_honours_max_params_and_the_user_settings() -> None:

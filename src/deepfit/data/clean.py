@@ -71,6 +71,7 @@ def clean(
     report["infinite_cells"] = schema.infinite
     report["dropped_columns"] = dict(schema.dropped)
     report["columns"] = dict(schema.kinds)
+    report["date_formats"] = {c: f for c, f in schema.date_formats.items() if c in schema.kinds}
     report["rows_out"] = len(frame)
     report["target_summary"] = _target_summary(frame[target], schema.task)
     _check_usable(frame, schema)
@@ -174,9 +175,10 @@ def summarize(report: dict[str, Any]) -> list[str]:
     for column, info in report.get("unparseable_cells", {}).items():
         examples = ", ".join(map(repr, info["values"][:3]))
         lines.append(
-            f"column '{column}': {_cells(info['count'])} not numbers (e.g. {examples}; {positions(info)}); "
-            "treated as missing"
+            f"column '{column}': {_cells(info['count'])} not {info.get('expected', 'numbers')} (e.g. {examples}; "
+            f"{positions(info)}); treated as missing"
         )
+    lines.extend(_feature_lines(report))
     for column, info in report.get("infinite_cells", {}).items():
         lines.append(f"column '{column}': {_cells(info['count'])} infinite ({positions(info)}); treated as missing")
     unseen = report.get("rows_with_classes_unseen_in_train", {})
@@ -192,6 +194,27 @@ def summarize(report: dict[str, Any]) -> list[str]:
     if ratio and ratio >= 3:
         lines.append(
             f"classes are imbalanced (largest / smallest = {ratio:.1f}); consider train.class_weights: balanced"
+        )
+    return lines
+
+
+def _feature_lines(report: dict[str, Any]) -> list[str]:
+    """Date and free-text columns and what they became; rare categories pooled (``TabularPreprocessor``)."""
+    lines = []
+    features = report.get("date_features", {})
+    for column, fmt in report.get("date_formats", {}).items():
+        names = features.get(column)
+        became = f" → {len(names)} features: {', '.join(n[len(column) + 1 :] for n in names)}" if names else ""
+        lines.append(f"column '{column}': dates (read as {fmt}, UTC){became}")
+    for column, n in report.get("text_features", {}).items():
+        lines.append(f"column '{column}': free text → {n} hashed word features (unigrams + bigrams)")
+    if not report.get("text_features"):
+        for column in [c for c, kind in report.get("columns", {}).items() if kind == "text"]:
+            lines.append(f"column '{column}': free text (hashed word features)")
+    for column, info in report.get("pooled_categories", {}).items():
+        lines.append(
+            f"column '{column}': {info['levels']} categories seen fewer than {info['min_count']} times in train "
+            f"({info['rows']} rows) pooled into 'other'"
         )
     return lines
 

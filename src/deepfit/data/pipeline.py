@@ -156,6 +156,7 @@ def prepare_tabular(config: Config, frame: pd.DataFrame | None = None) -> Prepar
     frames.update(external)
 
     preprocessor = TabularPreprocessor.for_config(data.preprocess, data.clean).fit(frames["train"], schema)
+    report.update(preprocessor.feature_report())
     tensors, unseen = {}, {}
     for name, part in frames.items():
         if part.empty:

@@ -1,7 +1,9 @@
 """Preprocessing fitted on the training split only, saved with the model as plain JSON.
 
-Numeric columns: impute (median/mean) then scale (standard, min-max, none). Boolean columns: 0/1.
-Categorical columns: one-hot (unknown → all zeros) or integer codes for embeddings (unknown → 0).
+Numeric columns: impute (median/mean) then scale (standard, min-max, quantile, robust, none). Boolean columns: 0/1.
+Categorical columns: one-hot (other → all zeros) or integer codes for embeddings (other → 0); levels rarer than
+``min_frequency`` in train are pooled into that "other" level, which unseen levels join at prediction.
+Date columns: numeric features (``dates.py``). Free-text columns: hashed word counts (``words.py``).
 Classification targets: label index over the training classes; regression targets: optionally standardised.
 """
 
@@ -15,7 +17,9 @@ import pandas as pd
 import torch
 
 from deepfit.config import CleanConfig, PreprocessConfig
+from deepfit.data import dates
 from deepfit.data.schema import Schema, cells, parse_numbers, positions
+from deepfit.data.words import hashed_words
 from deepfit.errors import DataError, DataWarning, did_you_mean
 
 _TRUE = {"true", "yes", "y", "t", "1", "1.0"}
@@ -25,16 +29,70 @@ _FALSE = {"false", "no", "n", "f", "0", "0.0"}
 def column_scaling(values: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
     """Per-column ``(offset, scale)`` of a (rows, columns) array, to apply as ``(x - offset) / scale``.
 
-    ``method`` is data.preprocess.scaling: standard, minmax or none. A constant column gets scale 1, so it is
-    only shifted.
+    ``method`` is data.preprocess.scaling: standard, minmax or none; robust is median and interquartile range
+    (without the clipping of tables) and quantile is standard here (quantile maps are fitted for tables only).
+    A constant column gets scale 1, so it is only shifted.
     """
-    if method == "standard":
+    if method in ("standard", "quantile"):
         offset, scale = values.mean(0), values.std(0)
+    elif method == "robust":
+        offset, scale = _robust_scale(values)
     elif method == "minmax":
         offset, scale = values.min(0), values.max(0) - values.min(0)
     else:
         offset, scale = np.zeros(values.shape[1]), np.ones(values.shape[1])
     return offset, np.where(scale > 1e-12, scale, 1.0)
+
+
+# quantile scaling: ranks in [1e-7, 1 - 1e-7] mapped to the normal distribution (scikit-learn's bounds: ±5.2)
+_QUANTILE_BOUND = 1e-7
+ROBUST_CLIP = 3.0  # robust scaling: x / sqrt(1 + (x / 3)^2) keeps values within ±3 (RealMLP's smooth clipping)
+
+
+def _robust_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median and interquartile range per column; half the range where the quartiles coincide (RealMLP)."""
+    q25, median, q75 = np.quantile(values, [0.25, 0.5, 0.75], axis=0)
+    spread = values.max(0) - values.min(0)
+    return median, np.where(q75 - q25 > 1e-12, q75 - q25, spread / 2)
+
+
+def fit_numeric_scaling(values: np.ndarray, method: str) -> dict[str, Any]:
+    """The JSON state of data.preprocess.scaling for a (rows, columns) array of imputed training values.
+
+    quantile (TabM, Gorishniy et al. 2025, as scikit-learn's ``QuantileTransformer(output_distribution=
+    "normal")``): each column's quantiles at ``max(min(rows // 30, 1000), 10)`` evenly spaced ranks; robust
+    (RealMLP, Holzmüller et al. 2024): ``(x - median) / IQR`` then smoothly clipped to ±3.
+    """
+    if method == "quantile":
+        n_quantiles = max(min(len(values) // 30, 1000), 10)
+        ranks = np.linspace(0.0, 1.0, n_quantiles)
+        quantiles = np.quantile(values, ranks, axis=0).T if len(values) else np.zeros((values.shape[1], 0))
+        return {"quantiles": [[float(v) for v in np.maximum.accumulate(q)] for q in quantiles]}
+    offset, scale = column_scaling(values, method) if len(values) else (np.zeros(values.shape[1]),) * 2
+    return {"center": [float(v) for v in offset], "scale": [float(v) if v else 1.0 for v in scale]}
+
+
+def apply_numeric_scaling(values: np.ndarray, method: str, state: dict[str, Any]) -> np.ndarray:
+    """Scale imputed values with the state :func:`fit_numeric_scaling` returned."""
+    if method == "quantile":
+        return np.column_stack(
+            [_to_normal(values[:, i], np.asarray(q)) for i, q in enumerate(state["quantiles"])]
+        ).reshape(values.shape)
+    scaled = (values - np.array(state["center"])) / np.array(state["scale"])
+    return scaled / np.sqrt(1 + (scaled / ROBUST_CLIP) ** 2) if method == "robust" else scaled
+
+
+def _to_normal(x: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
+    """One column through its training quantiles to a rank, then to the normal distribution.
+
+    Ties (a value shared by many training rows) take the middle of their ranks, as scikit-learn does: the
+    mean of interpolating the quantiles upwards and downwards.
+    """
+    ranks = np.linspace(0.0, 1.0, len(quantiles))
+    up = np.interp(x, quantiles, ranks)
+    down = -np.interp(-x, -quantiles[::-1], -ranks[::-1])
+    rank = np.clip(0.5 * (up + down), _QUANTILE_BOUND, 1 - _QUANTILE_BOUND)
+    return torch.special.ndtri(torch.as_tensor(rank, dtype=torch.float64)).numpy()
 
 
 def _key(value: Any) -> str:
@@ -71,18 +129,10 @@ class TabularPreprocessor:
         values = frame[numeric].apply(pd.to_numeric, errors="coerce").astype(float)
         fill = values.median() if self.numeric_impute == "median" else values.mean()
         filled = values.fillna(fill)
-        if cfg.scaling == "standard":
-            center, scale = filled.mean(), filled.std(ddof=0)
-        elif cfg.scaling == "minmax":
-            center, scale = filled.min(), filled.max() - filled.min()
-        else:
-            center, scale = filled.mean() * 0, filled.std(ddof=0) * 0 + 1
-        scale = scale.where(scale > 0, 1.0)
         state["numeric"] = {
             "columns": numeric,
             "fill": _floats(fill),
-            "center": _floats(center),
-            "scale": _floats(scale),
+            **fit_numeric_scaling(filled.to_numpy(dtype=float).reshape(len(filled), len(numeric)), cfg.scaling),
         }
 
         bool_fill = {}
@@ -91,16 +141,26 @@ class TabularPreprocessor:
             bool_fill[column] = float(pd.Series(codes).mode().iloc[0]) if pd.Series(codes).notna().any() else 0.0
         state["boolean"] = {"columns": boolean, "fill": bool_fill}
 
-        onehot, embed = {}, {}
+        onehot, embed, pooled = {}, {}, {}
         for column in categorical:
             counts = _keys(frame[column].dropna()).value_counts()
-            categories = sorted(counts[counts >= cfg.min_frequency].index)
+            kept = counts[counts >= cfg.min_frequency]
+            kept = kept if len(kept) else counts  # every level rare: pooling them all would leave a constant
+            categories = sorted(kept.index)
+            if len(kept) < len(counts):
+                pooled[column] = {"levels": len(counts) - len(kept), "rows": int(counts.sum() - kept.sum())}
             mode = counts.index[0] if len(counts) else None
             use_embedding = cfg.categorical == "embedding" or (
                 cfg.categorical == "auto" and len(categories) > cfg.max_onehot
             )
             (embed if use_embedding else onehot)[column] = {"categories": categories, "fill": mode}
-        state["onehot"], state["embedding"] = onehot, embed
+        state["onehot"], state["embedding"], state["pooled"] = onehot, embed, pooled
+        state["date"] = {
+            c: dates.fit_date(dates.parse_dates(frame[c], schema.date_formats[c]), schema.date_formats[c])
+            for c, k in schema.kinds.items()
+            if k == "date"
+        }
+        state["text"] = {"columns": [c for c, k in schema.kinds.items() if k == "text"], "buckets": cfg.text_features}
 
         target = frame[schema.target]
         if schema.task == "classification":
@@ -125,7 +185,21 @@ class TabularPreprocessor:
             len(s["numeric"]["columns"])
             + len(s["boolean"]["columns"])
             + sum(len(c["categories"]) for c in s["onehot"].values())
+            + sum(len(dates.feature_names(c, d)) for c, d in s.get("date", {}).items())
+            + len(s.get("text", {}).get("columns", [])) * s.get("text", {}).get("buckets", 0)
         )
+
+    def feature_report(self) -> dict[str, Any]:
+        """For the data report: the features each date became, the text columns, the pooled rare levels."""
+        s = self.state
+        text = s.get("text", {})
+        return {
+            "date_features": {c: dates.feature_names(c, d) for c, d in s.get("date", {}).items()},
+            "text_features": {c: text["buckets"] for c in text.get("columns", [])},
+            "pooled_categories": {
+                c: {**info, "min_count": self.config.min_frequency} for c, info in s.get("pooled", {}).items()
+            },
+        }
 
     @property
     def cardinalities(self) -> list[int]:
@@ -154,7 +228,7 @@ class TabularPreprocessor:
                 [self._numbers(frame, c, fill, source) for c, fill in zip(num["columns"], num["fill"], strict=True)]
             )
             values = np.where(np.isnan(values), np.array(num["fill"]), values)
-            blocks.append((values - np.array(num["center"])) / np.array(num["scale"]))
+            blocks.append(apply_numeric_scaling(values, self.config.scaling, num))
         for column in s["boolean"]["columns"]:
             codes = pd.Series(self._flags(frame, column, source)).fillna(s["boolean"]["fill"][column])
             blocks.append(codes.to_numpy(dtype=float)[:, None])
@@ -162,6 +236,10 @@ class TabularPreprocessor:
             codes = self._codes(frame[column], info)  # -1 = unknown
             eye = np.vstack([np.eye(len(info["categories"])), np.zeros((1, len(info["categories"])))])
             blocks.append(eye[codes])
+        for column, info in s.get("date", {}).items():
+            blocks.append(dates.date_features(self._dates(frame, column, info["format"], source), info))
+        for column in s.get("text", {}).get("columns", []):
+            blocks.append(hashed_words(frame[column], s["text"]["buckets"]))
         x = np.hstack(blocks) if blocks else np.zeros((len(frame), 0))
         tensors = [torch.as_tensor(x, dtype=torch.float32)]
         if s["embedding"]:
@@ -214,6 +292,17 @@ class TabularPreprocessor:
                 self._warn(frame, mask, column, source, what, f"the training {self.numeric_impute} {fill:g}")
         return parsed.to_numpy(dtype=float)
 
+    def _dates(self, frame: pd.DataFrame, column: str, fmt: str, source: str) -> pd.Series:
+        """A date column read with the training format; unreadable cells are named, then imputed (training median)."""
+        parsed = dates.parse_dates(frame[column], fmt)
+        bad = dates.unreadable(frame[column], parsed)
+        if bad.any() and parsed.isna().all():
+            self._unusable(frame, bad, column, source, "dates")
+        if bad.any():
+            what = f"not a date (read as {fmt})"
+            self._warn(frame, bad, column, source, what, "the training median date")
+        return parsed
+
     def _flags(self, frame: pd.DataFrame, column: str, source: str) -> np.ndarray:
         """A boolean column as 1/0, NaN where a cell is neither (named, as for numbers)."""
         codes = self._bool_codes(frame[column])
@@ -230,7 +319,8 @@ class TabularPreprocessor:
         info = cells(frame, mask, column, frame.attrs.get("line_offset"))
         examples = ", ".join(map(repr, dict.fromkeys(info["values"][:3])))
         n = info["count"]
-        what = f"1 cell is {what}" if n == 1 else f"{n} cells are " + what.replace("a number", "numbers")
+        plural = what.replace("a number", "numbers").replace("a date", "dates")
+        what = f"1 cell is {what}" if n == 1 else f"{n} cells are {plural}"
         warnings.warn(
             f"{source}: column '{column}': {what} ({examples}; {positions(info)}); "
             f"treated as missing and filled with {fill}",

@@ -1,4 +1,4 @@
-"""Infer what each column is (numeric, categorical, boolean, identifier) and what the task is."""
+"""Infer what each column is (numeric, categorical, boolean, date, text, identifier) and what the task is."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 
 from deepfit.config import DataConfig
+from deepfit.data.dates import detect_format, parse_dates, unreadable
+from deepfit.data.words import is_free_text
 from deepfit.errors import DataError, did_you_mean
 
 _BOOL_WORDS = {"true", "false", "yes", "no", "y", "n", "t", "f"}
@@ -21,10 +23,11 @@ MAX_CLASSES_FOR_INTEGER_TARGET = 30
 class Schema:
     target: str
     task: str
-    kinds: dict[str, str]  # feature column -> numeric | categorical | boolean
+    kinds: dict[str, str]  # feature column -> numeric | categorical | boolean | date | text
     dropped: dict[str, str] = field(default_factory=dict)  # column -> why it is not a feature
     unparseable: dict[str, dict[str, Any]] = field(default_factory=dict)  # column -> cells that are not numbers
     infinite: dict[str, dict[str, Any]] = field(default_factory=dict)  # column -> ±inf cells (made missing)
+    date_formats: dict[str, str] = field(default_factory=dict)  # date column -> format it is read with
 
     @property
     def features(self) -> list[str]:
@@ -67,6 +70,7 @@ def infer_schema(frame: pd.DataFrame, config: DataConfig, target: str) -> Schema
             hint=f"the columns are: {_list(frame.columns)}",
         )
     _refuse_nested(frame, target, [*(config.features or []), *config.column_types], _source(frame))
+    _refuse_date_target(frame[target], target, _source(frame))
     task = config.task if config.task != "auto" else infer_task(frame[target])
     schema = Schema(target=target, task=task, kinds={})
     for column in candidates:
@@ -77,8 +81,15 @@ def infer_schema(frame: pd.DataFrame, config: DataConfig, target: str) -> Schema
         if nested is not None:  # only reached for columns the config does not name
             schema.dropped[column] = f"holds {nested}, which cannot be a feature"
             continue
-        kind = config.column_types.get(column) or infer_kind(frame[column])
-        if column not in config.column_types and config.features is None and is_identifier(frame[column], column):
+        kind = config.column_types.get(column) or infer_kind(frame[column], column)
+        if kind == "date":
+            schema.date_formats[column] = _date_format(frame[column], column, column in config.column_types)
+        elif (
+            kind != "text"
+            and column not in config.column_types
+            and config.features is None
+            and is_identifier(frame[column], column)
+        ):
             schema.dropped[column] = "identifier-like (a distinct value on nearly every row)"
             continue
         schema.kinds[column] = kind
@@ -113,6 +124,31 @@ def _refuse_nested(frame: pd.DataFrame, target: str, named: list[str], source: s
     )
 
 
+def _refuse_date_target(target: pd.Series, name: str, source: str) -> None:
+    """Dates (a datetime dtype, or strings that read as dates) are no label: neither classes nor a number."""
+    if pd.api.types.is_numeric_dtype(target) or target.dtype == bool or detect_format(target) is None:
+        return
+    raise DataError(
+        f"the target column '{name}' of {source} holds dates (such as {str(target.dropna().iloc[0])!r}), "
+        "which deepfit cannot predict",
+        hint="predict a number derived from the date instead (for example days until an event), "
+        "or use the date as a feature",
+    )
+
+
+def _date_format(column: pd.Series, name: str, forced: bool) -> str:
+    """The format a date column is read with; a column data.column_types calls date must read as dates."""
+    fmt = detect_format(column, name, forced=forced)
+    if fmt is None:
+        examples = ", ".join(repr(str(v)) for v in column.dropna().unique()[:3])
+        raise DataError(
+            f"column '{name}' is set to date in data.column_types, but its values do not read as dates ({examples})",
+            hint="use ISO dates (2024-03-01, 2024-03-01 12:30), 03/01/2024, 1 Mar 2024 or epoch seconds, "
+            "or give the column another kind",
+        )
+    return fmt
+
+
 def _source(frame: pd.DataFrame) -> str:
     return str(frame.attrs.get("path", "the data"))
 
@@ -126,20 +162,30 @@ def infer_task(target: pd.Series) -> str:
     return "classification" if integral and values.nunique() <= MAX_CLASSES_FOR_INTEGER_TARGET else "regression"
 
 
-def infer_kind(column: pd.Series) -> str:
+def infer_kind(column: pd.Series, name: Any = "") -> str:
+    """numeric, boolean, date, text (free text: several words, mostly distinct) or categorical.
+
+    Numbers are dates only as epochs in a column whose ``name`` says date or time (``dates.detect_format``).
+    """
     values = column.dropna()
     if values.dtype == bool:
         return "boolean"
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return "date"
     if pd.api.types.is_numeric_dtype(values):
-        return "boolean" if set(values.unique()) <= {0, 1} and values.nunique() == 2 else "numeric"
+        if set(values.unique()) <= {0, 1} and values.nunique() == 2:
+            return "boolean"
+        return "date" if detect_format(values, name) else "numeric"
     as_text = values.astype(str).str.strip().str.lower()
     if as_text.nunique() == 2 and set(as_text.unique()) <= _BOOL_WORDS:
         return "boolean"
     parsed = pd.to_numeric(values, errors="coerce")
     # Mostly numbers with a few stray strings ("n/a", "12,5", "?"): a numeric column with bad cells.
     if len(values) and parsed.notna().mean() >= 0.9:
-        return "numeric"
-    return "categorical"
+        return "date" if detect_format(values, name) else "numeric"
+    if detect_format(values, name):
+        return "date"
+    return "text" if is_free_text(values) else "categorical"
 
 
 def is_identifier(column: pd.Series, name: str) -> bool:
@@ -201,11 +247,18 @@ def positions(info: dict[str, Any]) -> str:
 
 
 def coerce_numeric(frame: pd.DataFrame, schema: Schema, line_offset: int | None) -> pd.DataFrame:
-    """Turn numeric columns into floats; name every unparseable and infinite cell in ``schema``.
+    """Turn numeric columns into floats and date columns into (UTC) datetimes; name every unparseable and
+    infinite cell in ``schema``.
 
-    Both kinds of cell become missing, so ``data.clean.missing`` decides what happens to them (impute or drop).
+    Such cells become missing, so ``data.clean.missing`` decides what happens to them (impute or drop).
     """
     frame = frame.copy()
+    for column, fmt in schema.date_formats.items():
+        dates = parse_dates(frame[column], fmt)
+        bad = unreadable(frame[column], dates)
+        if bad.any():
+            schema.unparseable[column] = {**cells(frame, bad, column, line_offset), "expected": "dates"}
+        frame[column] = dates
     for column, kind in schema.kinds.items():
         if kind != "numeric":
             continue

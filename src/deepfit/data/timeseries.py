@@ -25,7 +25,7 @@ from deepfit.data.series_clean import SeriesLayout, require_column, resolve_layo
 from deepfit.data.sources import read_source
 from deepfit.data.spec import DataSpec
 from deepfit.errors import ConfigError, DataError
-from deepfit.evaluation.forecast import forecast_report, infer_season
+from deepfit.evaluation.forecast import fit_autoregressive, forecast_report, infer_season
 
 SPLITS = ("train", "validation", "test")
 
@@ -86,6 +86,11 @@ class SeriesPreprocessor:
             "season": int(season),
             "offset": offset.tolist(),
             "scale": scale.tolist(),
+            # the AR baseline of the report, one fit per target on the training windows (original units)
+            "autoregressive": [
+                fit_autoregressive([part[:, i] for part in train_parts], c.lookback, c.horizon)
+                for i in (layout.values.index(t) for t in layout.targets)
+            ],
         }
         # per-epoch metrics and predictions_test.csv in the targets' units: outputs are (horizon x targets),
         # step-major, so each output column takes its target's offset and scale
@@ -193,7 +198,14 @@ class SeriesPreprocessor:
             index = s["target_index"]
             scaled = inputs[0].cpu().numpy().astype(np.float64)[:, :, index]
             history = scaled * np.asarray(s["scale"])[index] + np.asarray(s["offset"])[index]
-        return forecast_report(truth, pred, history, season=s["season"], target_names=s["target_columns"])
+        return forecast_report(
+            truth,
+            pred,
+            history,
+            season=s["season"],
+            target_names=s["target_columns"],
+            autoregressive=s.get("autoregressive"),
+        )
 
     def read_input(self, source: str | Path | pd.DataFrame) -> pd.DataFrame:
         return read_source(source)

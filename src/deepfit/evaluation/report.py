@@ -50,7 +50,8 @@ def build_report(run_dir: str | Path) -> Path:
         builders = []
     else:
         sections = []
-        builders = [_learning_section, _forecast_section, _confusion_section, _regression_section, _per_class_section]
+        builders = [_learning_section, _forecast_section, _baselines_section, _confusion_section, _regression_section]
+        builders.append(_per_class_section)
     builders += [_data_section, _gradient_section, _diagnostics_section, _config_section]
     sections += [s for s in (build(run) for build in builders) if s is not None]
     out = path / REPORT
@@ -143,14 +144,16 @@ def _regression_section(run: RunSummary) -> Section | None:
 
 
 def _forecast_section(run: RunSummary) -> Section | None:
-    """A forecast beside the naive and seasonal-naive forecasts it must beat (evaluation/forecast.py)."""
+    """A forecast beside the naive, seasonal-naive and AR forecasts it must beat (evaluation/forecast.py)."""
     test = run.evaluation.get("test") or {}
     baselines = test.get("baselines")
     if not baselines:
         return None
     e = html.escape
-    names = {"naive": "naive (last value)", "seasonal_naive": f"seasonal naive (season {test.get('season', '?')})"}
-    rows = [("model", test), *((names.get(k, k), v) for k, v in baselines.items())]
+    from deepfit.evaluation.forecast import baseline_label
+
+    season = {"season": test.get("season")}
+    rows = [("model", test), *((baseline_label(k, {**season, **v}), v) for k, v in baselines.items())]
     metrics = ("mae", "rmse", "mape", "smape")
     best = {m: min(r.get(m, math.inf) for _, r in rows) for m in metrics}
     head = "<tr><th>forecast</th>" + "".join(f"<th>{e(metric_label(m))}</th>" for m in metrics) + "</tr>"
@@ -164,6 +167,58 @@ def _forecast_section(run: RunSummary) -> Section | None:
     table = f"<table class='grid'><thead>{head}</thead><tbody>{body}</tbody></table>"
     caption = f"<p>Test split, {test.get('horizon', '?')} step(s) ahead, original units; the best of each is bold.</p>"
     return "forecast", "Against naive forecasts", caption + table + notes
+
+
+def _baselines_section(run: RunSummary) -> Section | None:
+    """The network beside the scikit-learn baselines fitted on its training split (evaluation/baselines.py)."""
+    from deepfit.evaluation.registry import metric_info
+
+    baselines = run.evaluation.get("baselines")
+    if not isinstance(baselines, dict) or not baselines or run.task not in CARD_METRICS:
+        return None
+    e = html.escape
+    splits = [s for s in ("validation", "test") if run.evaluation.get(s)]
+    metrics = CARD_METRICS[run.task]
+    scored = [(r.get("model", name), r) for name, r in baselines.items() if isinstance(r, dict) and "skipped" not in r]
+    rows = [("network", run.evaluation), *scored]
+    best = {}
+    for m in metrics:
+        for split in splits:
+            values = [v for _, r in rows if isinstance(v := (r.get(split) or {}).get(m), int | float)]
+            pick = max if metric_info(m).greater_is_better else min
+            best[m, split] = pick(values) if values else None
+    head = "<tr><th>model</th>" + "".join(
+        f"<th class='num'>{e(metric_label(m))} · {s}</th>" for m in metrics for s in splits
+    )
+    body = ""
+    for name, r in rows:
+        cells = ""
+        for m in metrics:
+            for split in splits:
+                value = (r.get(split) or {}).get(m)
+                bold = value is not None and value == best[m, split]
+                cells += f"<td class='num'>{'<b>' if bold else ''}{_fmt(m, value)}{'</b>' if bold else ''}</td>"
+        seconds = (
+            f" <span class='muted'>({r['seconds']:.1f} s)</span>" if isinstance(r.get("seconds"), int | float) else ""
+        )
+        body += f"<tr><td>{e(str(name))}{seconds}</td>{cells}</tr>"
+    notes = [
+        f"{r.get('model', n)} skipped: {r['skipped']}"
+        for n, r in baselines.items()
+        if isinstance(r, dict) and "skipped" in r
+    ]
+    notes += [
+        f"{r.get('model', n)} beats the network on validation by a clear margin: see Diagnostics"
+        for n, r in baselines.items()
+        if isinstance(r, dict) and r.get("beats_network")
+    ]
+    caption = (
+        "<p>scikit-learn models fitted on the network's training rows and scored by the same metric functions; "
+        "the test split is scored once, like the network's. The best of each column is bold.</p>"
+    )
+    table = f"<table class='grid'><thead>{head}</tr></thead><tbody>{body}</tbody></table>"
+    extra = "".join(f"<div class='finding'><p>{e(line)}</p></div>" for line in notes)
+    return "baselines", "Against baselines", caption + table + extra
 
 
 def _per_class_section(run: RunSummary) -> Section | None:

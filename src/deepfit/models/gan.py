@@ -204,7 +204,10 @@ class GanCodec:
     @classmethod
     def fit_tabular(cls, frame: pd.DataFrame, schema: Schema, clean: CleanConfig) -> GanCodec:
         """Every column the data pipeline kept, the target included, fitted on the training rows."""
-        kinds = {c: "categorical" if k == "boolean" else k for c, k in schema.kinds.items()}
+        # dates and free text cannot be drawn back as values: a GAN generates the other columns
+        kinds = {
+            c: "categorical" if k == "boolean" else k for c, k in schema.kinds.items() if k not in ("date", "text")
+        }
         kinds[schema.target] = "categorical" if schema.task == "classification" else "numeric"
         settings = PreprocessConfig(scaling="standard", categorical="onehot", min_frequency=1)
         pre = TabularPreprocessor(settings, clean.numeric_impute).fit(frame, Schema(schema.target, schema.task, kinds))

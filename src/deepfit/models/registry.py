@@ -20,8 +20,10 @@ _ARCHITECTURES: dict[str, str | Callable[..., Any]] = {
     "gru": "deepfit.models.rnn:build_gru",
     "lstm": "deepfit.models.rnn:build_lstm",
     "mlp": "deepfit.models.mlp:build_mlp",
+    "ngram": "deepfit.models.ngram:build_ngram",
     "resnet": "deepfit.models.cnn:build_resnet",
     "rnn": "deepfit.models.rnn:build_rnn",
+    "tabm": "deepfit.models.tabm:build_tabm",
     "text_rnn": "deepfit.models.text:build_text_rnn",
     "transformer": "deepfit.models.text:build_transformer",
 }
@@ -60,6 +62,8 @@ SIZE_KEYS: dict[str, tuple[str, ...]] = {
     "gru": ("rnn_hidden", "rnn_layers"),
     "text_rnn": ("rnn_hidden", "rnn_layers"),
     "transformer": ("d_model", "layers"),
+    "tabm": ("tabm_width", "tabm_blocks", "tabm_k"),
+    "ngram": ("embedding_dim", "ngram_buckets"),
 }
 
 

@@ -21,6 +21,7 @@ from deepfit.models.init import init_weights
 from deepfit.models.select import register_rule, within_budget
 
 PAD = 0
+NGRAM_BELOW = 1_000  # training texts below which model.name auto picks the ngram bag (docs/text.md: measured)
 TRANSFORMER_FROM = 5_000  # training texts from which model.name auto picks a transformer over a GRU
 
 
@@ -194,9 +195,14 @@ def build_transformer(spec: DataSpec, config: ModelConfig) -> TextTransformer:
 
 # ---------------------------------------------------------------- model.name: auto
 def text_rule(spec: DataSpec, config: ModelConfig) -> tuple[dict[str, Any], str]:
-    """A bidirectional GRU below 5,000 training texts, a transformer from there (deeper from 50,000)."""
+    """The ngram bag below 1,000 training texts, a bidirectional GRU below 5,000, then a transformer (deeper
+    from 50,000)."""
     n = max(spec.n_train, 1)
-    if n >= TRANSFORMER_FROM:
+    if n < NGRAM_BELOW:
+        candidates = [
+            {"name": "ngram", "embedding_dim": d, "ngram_buckets": b} for d, b in ((32, 16_384), (16, 4_096), (8, 0))
+        ]
+    elif n >= TRANSFORMER_FROM:
         depth = 4 if n >= 50_000 else 2
         widths = (256, 128, 64, 32, 16) if n >= 50_000 else (128, 64, 32, 16)
         candidates = [
@@ -204,7 +210,7 @@ def text_rule(spec: DataSpec, config: ModelConfig) -> tuple[dict[str, Any], str]
             for d in widths
         ]
     else:
-        widths = (128, 64, 32, 16) if n >= 1_000 else (64, 32, 16)
+        widths = (128, 64, 32, 16)
         candidates = [
             {"name": "text_rnn", "rnn_type": "gru", "embedding_dim": w, "rnn_hidden": w, "bidirectional": True}
             | {"pooling": "max", "rnn_layers": 1}
@@ -212,7 +218,10 @@ def text_rule(spec: DataSpec, config: ModelConfig) -> tuple[dict[str, Any], str]
         ]
     updates, params = within_budget(candidates, spec, config)
     budget = f", within model.max_params={config.max_params:,}" if config.max_params else ""
-    if updates["name"] == "transformer":
+    if updates["name"] == "ngram":
+        bigrams = f" + {updates['ngram_buckets']:,} bigram buckets" if updates["ngram_buckets"] else ""
+        shape = f"ngram bag of words{bigrams}, width {updates['embedding_dim']}"
+    elif updates["name"] == "transformer":
         shape = f"transformer d_model {updates['d_model']}, {updates['layers']} layers"
     else:
         shape = f"bidirectional GRU {updates['rnn_hidden']}"

@@ -481,6 +481,11 @@ class Diagnostics:
             self._last_look()
             self._write(final=True)
 
+    def add(self, finding: Finding) -> None:
+        """A finding made after training (a baseline that beats the network): printed and saved like the others."""
+        self._report(finding)
+        self._write(final=True)
+
     # results ----------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
         """Everything in ``diagnostics.json``: the findings and a few numbers to read them by."""
