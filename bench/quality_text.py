@@ -3,7 +3,8 @@
 docstrings: the docstrings of six installed packages (numpy, pandas, scikit-learn, torch, scipy, matplotlib),
   read with ``ast`` from the venv's site-packages (no import), labelled by package: a model must learn each
   library's vocabulary ("DataFrame", "tensor", "estimator", "axes"...). 500 per package, first 80 words,
-  the text before a "Parameters"/"Args" section.
+  the text before a "Parameters"/"Args" section, with package names and aliases masked so that the label
+  cannot be read off the text.
 man_pages: the DESCRIPTION section of Debian man pages under /usr/share/man, labelled by section (1 user
   commands, 2 system calls, 3 library functions, 5 file formats, 7 overviews, 8 administration). Cross
   references such as "open(2)" are removed, so the section is learned from the words, not read off them.
@@ -26,6 +27,7 @@ PER_CLASS = 500
 PACKAGES = ("numpy", "pandas", "sklearn", "torch", "scipy", "matplotlib")
 SECTIONS = ("1", "2", "3", "5", "7", "8")
 _CROSS_REF = re.compile(r"\b[\w.:+-]+\s*\(\d\w*\)")
+_MASK = re.compile(r"\b(numpy|np|pandas|pd|scipy|sp|torch|nn|sklearn|scikit-learn|pytorch|matplotlib|mpl|plt)\b", re.I)
 
 
 def _site_packages() -> Path:
@@ -40,7 +42,8 @@ def _summary(doc: str, words: int) -> str:
     return " ".join(head.split()[:words])
 
 
-def _package_docstrings(root: Path, limit: int) -> list[str]:
+def package_docstrings(root: Path, limit: int, words: int = 80, min_words: int = 6) -> list[str]:
+    """The masked prose of the docstrings under ``root`` (parsed, not imported), up to about ``limit``."""
     found: list[str] = []
     for path in sorted(root.rglob("*.py")):
         if "tests" in path.parts or "_vendor" in path.parts or "externals" in path.parts:
@@ -52,8 +55,8 @@ def _package_docstrings(root: Path, limit: int) -> list[str]:
         for node in ast.walk(tree):
             if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
                 doc = ast.get_docstring(node)
-                text = _summary(doc, 80) if doc else ""
-                if len(text.split()) >= 6:
+                text = _summary(_MASK.sub(" ", doc), words) if doc else ""
+                if len(text.split()) >= min_words:
                     found.append(text)
         if len(found) >= limit:
             break
@@ -63,7 +66,7 @@ def _package_docstrings(root: Path, limit: int) -> list[str]:
 def docstrings() -> pd.DataFrame:
     rng, site, rows = np.random.default_rng(201), _site_packages(), []
     for package in PACKAGES:
-        texts = sorted(set(_package_docstrings(site / package, 6 * PER_CLASS)))
+        texts = sorted(set(package_docstrings(site / package, 6 * PER_CLASS)))
         take = rng.choice(len(texts), size=min(PER_CLASS, len(texts)), replace=False)
         rows += [(texts[i], package) for i in sorted(take)]
     return pd.DataFrame(rows, columns=["text", "target"])

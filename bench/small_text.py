@@ -15,8 +15,6 @@ sections are deepfit's defaults (lr 1e-3, up to 100 epochs, early stopping after
 from __future__ import annotations
 
 import argparse
-import ast
-import re
 import tempfile
 import time
 from pathlib import Path
@@ -27,36 +25,18 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ["numpy", "pandas", "scipy", "torch"]
-_MASK = re.compile(r"\b(numpy|np|pandas|pd|scipy|sp|torch|nn|sklearn|scikit-learn|pytorch)\b", re.I)
-_SECTION = re.compile(
-    r"\n\s*(Parameters|Returns|Examples?|See Also|Notes|Args|Arguments|Raises|Attributes|Yields|References"
-    r"|Warning|\.\. )\s*[:\n-]",
-    re.I,
-)
 GRU = {"name": "text_rnn", "rnn_type": "gru", "bidirectional": True, "pooling": "max", "rnn_layers": 1}
 
 
 def docstring_corpus(per_class: int = 750, seed: int = 0) -> pd.DataFrame:
     """``per_class`` docstrings of each package, cleaned as the module docstring says; columns text, package."""
+    from quality_text import package_docstrings  # bench/ is on the path when this runs as a script
+
     site = Path(np.__file__).parents[1]
     rng = np.random.default_rng(seed)
     rows = []
     for package in PACKAGES:
-        texts = set()
-        for path in sorted((site / package).rglob("*.py")):
-            if "test" in str(path.relative_to(site / package)).lower():
-                continue
-            try:
-                tree = ast.parse(path.read_text(encoding="utf-8", errors="ignore"))
-            except (SyntaxError, ValueError):
-                continue
-            for node in ast.walk(tree):
-                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Module):
-                    doc = ast.get_docstring(node)
-                    words = _MASK.sub(" ", _SECTION.split("\n" + doc, maxsplit=1)[0]).split() if doc else []
-                    if len(words) >= 8:
-                        texts.add(" ".join(words[:80]))
-        ordered = sorted(texts)
+        ordered = sorted(set(package_docstrings(site / package, limit=10 * per_class, min_words=8)))
         pick = rng.choice(len(ordered), size=min(per_class, len(ordered)), replace=False)
         rows += [{"text": ordered[i], "package": package} for i in pick]
     return pd.DataFrame(rows).sample(frac=1.0, random_state=seed).reset_index(drop=True)

@@ -16,8 +16,8 @@ from torch import nn
 
 from deepfit.config import ModelConfig
 from deepfit.data.spec import DataSpec
-from deepfit.errors import ConfigError
 from deepfit.models.init import init_weights
+from deepfit.models.text import require_text_spec
 
 PAD = 0
 # Two odd constants below 2**31: with token ids below 2**31 the sum stays within int64, so the hash is exact.
@@ -64,11 +64,7 @@ class NGramBag(nn.Module):
 
 
 def build_ngram(spec: DataSpec, config: ModelConfig) -> NGramBag:
-    if spec.vocab_size < 1 or not spec.input_shape:
-        raise ConfigError(
-            f"model.name: ngram reads token ids of text data; this data is {spec.kind}",
-            hint="use data.kind: text with a text column, or another architecture",
-        )
+    require_text_spec(spec, "ngram")
     model = NGramBag(
         spec.vocab_size,
         spec.n_outputs,

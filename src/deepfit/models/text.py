@@ -137,7 +137,8 @@ class TextTransformer(nn.Module):
 
 
 # ---------------------------------------------------------------- builders
-def _text_spec(spec: DataSpec, name: str) -> None:
+def require_text_spec(spec: DataSpec, name: str) -> None:
+    """Refuse data other than token ids of text (every text architecture's builder calls this)."""
     if spec.vocab_size < 1 or not spec.input_shape:
         raise ConfigError(
             f"model.name: {name} reads token ids of text data; this data is {spec.kind}",
@@ -146,7 +147,7 @@ def _text_spec(spec: DataSpec, name: str) -> None:
 
 
 def build_text_rnn(spec: DataSpec, config: ModelConfig) -> TextRNN:
-    _text_spec(spec, "text_rnn")
+    require_text_spec(spec, "text_rnn")
     pooling = "max" if config.pooling == "auto" else config.pooling
     if pooling == "cls":
         raise ConfigError("model.pooling: cls is for the transformer", hint="text_rnn pools with last, mean or max")
@@ -166,7 +167,7 @@ def build_text_rnn(spec: DataSpec, config: ModelConfig) -> TextRNN:
 
 
 def build_transformer(spec: DataSpec, config: ModelConfig) -> TextTransformer:
-    _text_spec(spec, "transformer")
+    require_text_spec(spec, "transformer")
     if config.d_model % config.heads:
         raise ConfigError(
             f"model.d_model ({config.d_model}) must be a multiple of model.heads ({config.heads})",
