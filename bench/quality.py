@@ -4,6 +4,7 @@
     .venv/bin/python bench/quality.py --quick              # small tasks, 1 seed
     .venv/bin/python bench/quality.py --tasks churn,iris --seeds 5 --json out.json
     .venv/bin/python bench/quality.py --max-rows 10000 --seeds 1
+    .venv/bin/python bench/quality.py --quick --set model.name=mlp   # another recipe against the same baselines
 
 For each task and seed: the task's table is written to a CSV in the cache folder (default
 /tmp/deepfit_quality_cache, outside the repository); deepfit trains exactly as `deepfit train` does with only
@@ -62,7 +63,7 @@ def deepfit_config(path: Path, seed: int, out_dir: str) -> dict[str, Any]:
     }
 
 
-def run_seed(path: Path, seed: int) -> dict[str, Any]:
+def run_seed(path: Path, seed: int, overrides: list[str] | None = None) -> dict[str, Any]:
     """deepfit and the baselines on one seed's split; each part that fails is an error entry, not a crash."""
     import deepfit
     from deepfit.config import load_config
@@ -82,7 +83,7 @@ def run_seed(path: Path, seed: int) -> dict[str, Any]:
             task = None
         started = time.perf_counter()
         try:
-            result = deepfit.train(cfg, verbose=False)
+            result = deepfit.train(cfg, overrides=overrides, verbose=False)
             test = result.metrics["test"]
             classification = "accuracy" in test
             record["deepfit"] = {
@@ -135,7 +136,8 @@ def summarize(name: str, task: Task, rows: int, seeds: list[dict[str, Any]]) -> 
     summary["best_baseline"], summary["tolerance"] = which, tolerance
     summary["verdict"] = "win" if deep > best + tolerance else "tie" if deep >= best - tolerance else "loss"
     floor = summary["majority"]["mean"]
-    summary["above_majority"] = floor is None or deep > floor
+    summary["above_majority"] = floor is None or deep >= floor - 1e-9  # "never below the majority predictor"
+    summary["at_majority"] = floor is not None and abs(deep - floor) <= 1e-9
     return summary
 
 
@@ -166,6 +168,8 @@ def print_table(summaries: list[dict[str, Any]]) -> None:
         verdict = s["verdict"] if s["verdict"] != "error" else "error: " + "; ".join(s["errors"])[:100]
         if s.get("above_majority") is False:
             verdict += " (below majority)"
+        elif s.get("at_majority"):
+            verdict += " (= majority)"
         lines.append([
             s["task"], s["kind"].replace("-classification", ""), f"{s['rows']:,}", s["metric"],
             _cell(s["deepfit"], True), _cell(s["linear"], True), _cell(s["hgb"], True), _cell(s["majority"], False),
@@ -197,6 +201,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (split and initialisation)")
     parser.add_argument("--quick", action="store_true", help="1 seed, small tasks only")
     parser.add_argument("--max-rows", type=int, help="skip tasks with more rows than this")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="a config override for deepfit's runs"
+    )
     parser.add_argument("--json", type=Path, default=Path("/tmp/deepfit_quality.json"))
     parser.add_argument("--cache", type=Path, default=Path("/tmp/deepfit_quality_cache"), help="the tasks' CSVs")
     args = parser.parse_args()
@@ -225,7 +232,7 @@ def main() -> None:
             continue
         records = []
         for seed in range(seeds):
-            record = run_seed(path, seed)
+            record = run_seed(path, seed, args.set)
             deep = record["deepfit"]
             shown = f"{deep['score']:.4f}" if "score" in deep else deep["error"]
             base = {m: round(v["score"], 4) for m, v in record.get("baselines", {}).items() if "score" in v}

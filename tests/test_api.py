@@ -106,3 +106,14 @@ def test_separate_test_file(tmp_path: Path) -> None:
     (tmp_path / "c.yaml").write_text(json.dumps(config))
     result = deepfit.train(tmp_path / "c.yaml", run_dir=tmp_path / "r", overrides=FAST)
     assert result.metrics["test"]["n_samples"] == len(frame) - 140
+
+
+def test_iris_from_a_dataframe_with_defaults_only_reaches_095(tmp_path: Path) -> None:
+    """The issue's first complaint: defaults only, the Python API, a DataFrame (0.83 with the old MLP defaults)."""
+    from sklearn.datasets import load_iris
+
+    frame = load_iris(as_frame=True).frame
+    result = deepfit.train(data=frame, data__target="target", run_dir=tmp_path / "iris", quiet=True)
+    assert result.metrics["test"]["accuracy"] >= 0.95
+    saved = (result.run_dir / "config.yaml").read_text()
+    assert "name: tabm" in saved and "scaling: quantile" in saved  # the resolved recipe is what is saved

@@ -119,7 +119,7 @@ def _train_network(
     """One network, one loss: build (or restore), fit, evaluate the test split once, save, report."""
     from deepfit.evaluation.evaluate import epoch_metrics_fn, evaluate_data
     from deepfit.models.registry import size_key
-    from deepfit.models.select import resolve_model
+    from deepfit.models.select import resolve_model, resolve_training
     from deepfit.predictor import build_model, save_model
     from deepfit.training.callbacks import Checkpointer, MetricsLog, ProgressBar
     from deepfit.training.diagnostics import Diagnostics
@@ -130,6 +130,7 @@ def _train_network(
     spec = prepared.spec
     cfg.data.kind = spec.kind  # saved resolved, like model.name: the run never depends on detection again
     cfg.model, choice = resolve_model(cfg.model, spec)  # model.name auto → a concrete, saved architecture
+    cfg.train, recipe = resolve_training(cfg.train, cfg.model, spec)  # the architecture's defaults, saved too
     seed_everything(cfg.train.seed)  # the same config and seed give the same initial weights
     model = build_model(cfg.model, spec)
     if checkpoint is not None:
@@ -140,6 +141,8 @@ def _train_network(
     )
     if choice:
         console.print(f"  • chosen automatically: {choice}")
+    if recipe:
+        console.print(f"  • training: {recipe}")
     if cfg.model.name == "custom":
         from deepfit.models.custom import builder_digest
 
@@ -286,7 +289,7 @@ def lr_find(
 ) -> Any:
     """The learning-rate range test on the config's model and training split; writes a plot."""
     from deepfit.data.pipeline import prepare
-    from deepfit.models.select import resolve_model
+    from deepfit.models.select import resolve_model, resolve_training
     from deepfit.predictor import build_model
     from deepfit.training.losses import build_loss
     from deepfit.training.lr_finder import find_lr, plot
@@ -296,6 +299,7 @@ def lr_find(
     prepared = prepare(cfg, data)
     spec, train_data = prepared.spec, prepared.tensors["train"]
     cfg.model, _ = resolve_model(cfg.model, spec)
+    cfg.train, _ = resolve_training(cfg.train, cfg.model, spec)
     seed_everything(cfg.train.seed)
     model = build_model(cfg.model, spec)
     device = resolve_device(cfg.train.device)
@@ -327,6 +331,10 @@ def _resume_config(
         cfg.model = saved.model.model_copy(update=explicit)
     if config is not None and cfg.data.kind == "auto":
         cfg.data.kind = saved.data.kind  # so was the data's kind
+    if config is not None and cfg.data.preprocess.scaling == "auto":
+        cfg.data.preprocess.scaling = saved.data.preprocess.scaling  # and the scaling
+    if config is not None:  # train keys the config leaves unset keep the run's (an architecture's defaults)
+        cfg.train = saved.train.model_copy(update={k: getattr(cfg.train, k) for k in cfg.train.model_fields_set})
     changed = [
         key
         for section in ("data", "model")

@@ -119,10 +119,15 @@ class CleanConfig(Section):
 
 
 class PreprocessConfig(Section):
-    scaling: Literal["standard", "minmax", "quantile", "robust", "none"] = Field(
-        "standard",
+    scaling: Literal["auto", "standard", "minmax", "quantile", "robust", "none"] = Field(
+        "auto",
         description="Numeric feature scaling: standard, minmax, quantile (ranks mapped to a normal distribution, "
-        "as TabM), robust (median and interquartile range, smoothly clipped to ±3, as RealMLP) or none.",
+        "as TabM), robust (median and interquartile range, smoothly clipped to ±3, as RealMLP) or none; "
+        "auto: quantile for a table whose model is auto or tabm, standard otherwise.",
+    )
+    missing_indicators: bool = Field(
+        True,
+        description="A table's numeric column with missing cells in train also gets a 0/1 'was missing' feature.",
     )
     categorical: Literal["auto", "onehot", "embedding"] = Field(
         "auto",
@@ -136,7 +141,11 @@ class PreprocessConfig(Section):
         "join at prediction (no pooling when every category is that rare).",
     )
     text_features: int = Field(
-        32, ge=2, le=4096, description="Free-text columns of a table: hashed word unigram+bigram features each."
+        32,
+        ge=2,
+        le=512,
+        description="Free-text columns of a table: features each (tf-idf of words and word pairs, projected on "
+        "its top singular vectors in train).",
     )
     target_scaling: bool = Field(True, description="Standardise a regression target (predictions are unscaled).")
 

@@ -41,8 +41,19 @@ def test_statistics_come_from_train_only() -> None:
     )
 
 
-def test_onehot_and_unseen_category() -> None:
+def test_missing_cells_of_train_get_an_indicator_feature() -> None:
     pre = fitted(TRAIN)
+    assert pre.state["numeric"]["missing"] == ["num"] and pre.n_features == 1 + 1 + 1 + 3
+    new = pd.DataFrame({"num": [None, 4.0], "cat": ["a", "a"], "flag": ["no", "no"]})
+    (x,) = TabularPreprocessor.from_dict(json.loads(json.dumps(pre.to_dict()))).transform(new)
+    assert x[:, 1].tolist() == [1.0, 0.0]  # right after the numeric block: was missing, was not
+    assert x[0, 0].item() == pytest.approx(pre.transform(new.fillna({"num": 3.0}))[0][0, 0].item())  # imputed
+    assert fitted(TRAIN, missing_indicators=False).n_features == 1 + 1 + 3
+    assert fitted(TRAIN.fillna({"num": 3.0})).state["numeric"]["missing"] == []  # none missing in train: none
+
+
+def test_onehot_and_unseen_category() -> None:
+    pre = fitted(TRAIN, missing_indicators=False)
     assert pre.n_features == 1 + 1 + 3
     new = pd.DataFrame({"num": [1.0], "cat": ["zebra"], "flag": ["no"]})
     (x,) = pre.transform(new)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,7 +10,7 @@ from deepfit.config import CleanConfig, DataConfig, PreprocessConfig
 from deepfit.data.clean import summarize
 from deepfit.data.preprocess import TabularPreprocessor
 from deepfit.data.schema import infer_kind, infer_schema
-from deepfit.data.words import grams, hashed_words
+from deepfit.data.words import HASH_BUCKETS, fit_text_features, grams, hashed_words, text_features
 
 WORDS = [
     "red",
@@ -76,4 +78,43 @@ def test_text_column_is_a_fixed_number_of_features_at_training_and_prediction() 
     assert x.shape == (100, 65)
     assert pre.transform(frame)[0].tolist() == x.tolist()
     report = {"rows_in": 100, "rows_out": 100, "columns": schema.kinds, **pre.feature_report()}
-    assert "column 'review': free text → 64 hashed word features (unigrams + bigrams)" in summarize(report)
+    (line,) = [line for line in summarize(report) if line.startswith("column 'review'")]
+    assert line.startswith("column 'review': free text → 64 word features (tf-idf of words and word pairs, ")
+
+
+def test_text_features_are_fitted_on_train_and_carry_the_words_signal() -> None:
+    """Two topics of words: the projection fitted on the training rows separates unseen rows by topic, and a
+    saved state (JSON) gives the same features."""
+    rng = np.random.default_rng(3)
+    topics = [WORDS[:8], WORDS[8:]]
+
+    def corpus(n: int) -> tuple[pd.Series, np.ndarray]:
+        labels = rng.integers(0, 2, n)
+        texts = [" ".join(rng.choice(topics[t], size=rng.integers(4, 9))) for t in labels]
+        return pd.Series(texts), labels
+
+    train, train_y = corpus(300)
+    state = fit_text_features(train, 8)
+    assert len(state["mean"]) == 8 and len(state["components"][0]) == HASH_BUCKETS
+    x = text_features(train, state)
+    assert x.mean(axis=0) == pytest.approx(np.zeros(8), abs=1e-5)  # standardised on train
+    assert x.std(axis=0) == pytest.approx(np.ones(8), abs=1e-4)
+    test, test_y = corpus(200)
+    fitted = text_features(test, json.loads(json.dumps(state)))
+    from sklearn.linear_model import LogisticRegression
+
+    accuracy = LogisticRegression().fit(x, train_y).score(fitted, test_y)
+    assert accuracy > 0.95
+    missing = text_features(pd.Series([None, ""]), state)
+    assert missing.shape == (2, 8) and np.isfinite(missing).all()
+
+
+def test_runs_saved_before_the_projection_still_read_hashed_words() -> None:
+    frame = pd.DataFrame({"review": reviews(60), "y": np.arange(60.0)})
+    schema = infer_schema(frame, DataConfig(target="y"), "y")
+    pre = TabularPreprocessor(PreprocessConfig(), CleanConfig().numeric_impute).fit(frame, schema)
+    old = pre.to_dict()
+    old["state"]["text"] = {"columns": ["review"], "buckets": 16}  # the state such runs saved
+    loaded = TabularPreprocessor.from_dict(old)
+    assert loaded.n_features == 16
+    assert loaded.transform(frame)[0].numpy() == pytest.approx(hashed_words(frame["review"], 16), abs=1e-6)

@@ -97,3 +97,61 @@ def test_meta_json_records_the_choice_of_the_model_built(tmp_path: Path) -> None
     meta = json.loads((run / "model" / "meta.json").read_text())
     assert meta["model"]["hidden"] == [8, 4] and "→ MLP [8, 4] (" in meta["choice"]
     assert _parameters(meta["choice"]) == 4 * 8 + 8 + 8 * 4 + 4 + 4 * 3 + 3
+
+
+# ---------------------------------------------------------------- tables: TabM and its training recipe
+def _table(rows: int, features: int = 6) -> DataSpec:
+    return DataSpec(task="classification", n_features=features, n_outputs=3, n_train=rows)
+
+
+def test_a_table_gets_tabm_as_large_as_its_compute_budget_allows() -> None:
+    from deepfit.models.select import TABM_SIZES, epoch_budget, tabm_macs
+
+    small, _ = resolve_model(ModelConfig(), _table(100))
+    assert (small.name, small.tabm_k, small.tabm_width) == ("tabm", 32, 512)  # the paper's size
+    for rows in (2_000, 10_000, 200_000):
+        spec = _table(rows, 20)
+        resolved, reason = resolve_model(ModelConfig(), spec)
+        assert resolved.name == "tabm" and f"TabM k={resolved.tabm_k} x 2 blocks of {resolved.tabm_width}" in reason
+        assert rows * tabm_macs(spec, resolved) <= epoch_budget(rows)
+        larger = TABM_SIZES[: TABM_SIZES.index((resolved.tabm_k, resolved.tabm_width))]
+        sized = [resolved.model_copy(update={"tabm_k": k, "tabm_width": w}) for k, w in larger]
+        assert all(rows * tabm_macs(spec, c) > epoch_budget(rows) for c in sized)  # the largest that fits
+    assert resolve_model(ModelConfig(), _table(10_000, 20))[0].tabm_width < 512
+    wide, _ = resolve_model(ModelConfig(), _table(10_000, 2_000))  # nothing fits: the smallest
+    assert (wide.tabm_k, wide.tabm_width) == TABM_SIZES[-1]
+    capped, _ = resolve_model(ModelConfig(max_params=30_000), _table(100))
+    assert sum(p.numel() for p in build_model(capped, _table(100)).parameters()) <= 30_000
+    kept, reason = resolve_model(ModelConfig(tabm_k=4), _table(100))
+    assert kept.tabm_k == 4 and "kept from the config: tabm_k" in reason
+
+
+def test_mlp_keys_with_auto_ask_for_an_mlp() -> None:
+    for keys in ({"hidden": [16]}, {"batch_norm": True}, {"activation": "gelu"}):
+        assert resolve_model(ModelConfig(**keys), _table(500))[0].name == "mlp"
+    assert resolve_model(ModelConfig(dropout=0.2), _table(500))[0].name == "tabm"  # a key every model has
+
+
+def test_tabm_training_defaults_fill_only_what_the_config_leaves_unset() -> None:
+    from deepfit.config import TrainConfig, load_config
+    from deepfit.models.select import resolve_training
+
+    tabm = ModelConfig(name="tabm")
+    train, reason = resolve_training(TrainConfig(), tabm, _table(103))
+    assert (train.batch_size, train.epochs, train.lr, train.weight_decay) == (16, 200, 2e-3, 3e-4)
+    assert train.schedule.name == "constant" and train.early_stopping.patience == 16
+    assert "TabM's recipe" in reason
+    assert resolve_training(TrainConfig(), tabm, _table(50_000))[0].batch_size == 256
+    assert resolve_training(TrainConfig(), tabm, _table(500_000))[0].batch_size == 512
+    big = resolve_training(TrainConfig(), tabm, _table(2_000_000))[0]
+    assert (big.batch_size, big.epochs) == (1024, 30)
+
+    user = load_config({"train": {"lr": 0.01, "early_stopping": {"patience": 3}, "schedule": {"name": "cosine"}}})
+    train, reason = resolve_training(user.train, tabm, _table(103))
+    assert (train.lr, train.early_stopping.patience, train.schedule.name) == (0.01, 3, "cosine")
+    assert train.batch_size == 16 and train.early_stopping.monitor == "loss"  # siblings of a set key: defaults
+    assert reason.endswith("kept from the config: early_stopping.patience, lr, schedule.name)")
+    assert resolve_training(TrainConfig(), ModelConfig(name="mlp"), _table(103)) == (TrainConfig(), "")
+    # a saved run's config sets every key: resuming it never re-applies the recipe
+    saved = load_config(load_config({"model": {"name": "tabm"}}).to_dict())
+    assert resolve_training(saved.train, tabm, _table(103))[1] == ""

@@ -170,9 +170,11 @@ def test_sinusoids() -> None:
 
 # ---------------------------------------------------------------- model.name: auto
 def test_auto_picks_a_gru_for_few_texts_and_a_transformer_for_many() -> None:
-    few, reason = resolve_model(ModelConfig(), spec(vocab=2000, n_train=1_200))
+    few, reason = resolve_model(ModelConfig(), spec(vocab=2000, n_train=3_000))
     assert few.name == "text_rnn" and few.rnn_type == "gru" and few.rnn_hidden == 128
-    assert reason.startswith("text classification with 1,200 training texts → bidirectional GRU 128")
+    assert reason.startswith("text classification with 3,000 training texts → bidirectional GRU 128")
+    asked, _ = resolve_model(ModelConfig(rnn_hidden=32), spec(vocab=2000, n_train=600))  # an RNN key: an RNN
+    assert asked.name == "text_rnn" and asked.rnn_hidden == 32
     many, reason = resolve_model(ModelConfig(), spec(vocab=2000, n_train=8_000))
     assert many.name == "transformer" and many.d_model == 128 and "transformer d_model 128" in reason
 

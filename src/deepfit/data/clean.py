@@ -206,11 +206,19 @@ def _feature_lines(report: dict[str, Any]) -> list[str]:
         names = features.get(column)
         became = f" → {len(names)} features: {', '.join(n[len(column) + 1 :] for n in names)}" if names else ""
         lines.append(f"column '{column}': dates (read as {fmt}, UTC){became}")
+    explained = report.get("text_explained", {})
     for column, n in report.get("text_features", {}).items():
-        lines.append(f"column '{column}': free text → {n} hashed word features (unigrams + bigrams)")
+        if column in explained:
+            share = f", {explained[column]:.0%} of the variance"
+            lines.append(f"column '{column}': free text → {n} word features (tf-idf of words and word pairs{share})")
+        else:
+            lines.append(f"column '{column}': free text → {n} hashed word features (unigrams + bigrams)")
     if not report.get("text_features"):
         for column in [c for c, kind in report.get("columns", {}).items() if kind == "text"]:
             lines.append(f"column '{column}': free text (hashed word features)")
+    if missing := report.get("missing_indicators"):
+        shown = ", ".join(f"'{c}'" for c in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        lines.append(f"missing cells of {shown} imputed, each with a 0/1 'was missing' feature")
     for column, info in report.get("pooled_categories", {}).items():
         lines.append(
             f"column '{column}': {info['levels']} categories seen fewer than {info['min_count']} times in train "

@@ -23,6 +23,7 @@ from deepfit.data.sources import read_source
 from deepfit.data.spec import DataSpec
 from deepfit.data.split import minimum_rows, split_frame, unscored_classes
 from deepfit.errors import ConfigError, DataError
+from deepfit.models.select import tabular_family
 
 
 @dataclass
@@ -155,6 +156,8 @@ def prepare_tabular(config: Config, frame: pd.DataFrame | None = None) -> Prepar
     )
     frames.update(external)
 
+    if data.preprocess.scaling == "auto":  # resolved here and saved so: the run never depends on this choice again
+        data.preprocess.scaling = "quantile" if tabular_family(config.model) == "tabm" else "standard"
     preprocessor = TabularPreprocessor.for_config(data.preprocess, data.clean).fit(frames["train"], schema)
     report.update(preprocessor.feature_report())
     tensors, unseen = {}, {}

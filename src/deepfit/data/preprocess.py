@@ -19,7 +19,7 @@ import torch
 from deepfit.config import CleanConfig, PreprocessConfig
 from deepfit.data import dates
 from deepfit.data.schema import Schema, cells, parse_numbers, positions
-from deepfit.data.words import hashed_words
+from deepfit.data.words import fit_text_features, hashed_words, text_features
 from deepfit.errors import DataError, DataWarning, did_you_mean
 
 _TRUE = {"true", "yes", "y", "t", "1", "1.0"}
@@ -30,10 +30,10 @@ def column_scaling(values: np.ndarray, method: str) -> tuple[np.ndarray, np.ndar
     """Per-column ``(offset, scale)`` of a (rows, columns) array, to apply as ``(x - offset) / scale``.
 
     ``method`` is data.preprocess.scaling: standard, minmax or none; robust is median and interquartile range
-    (without the clipping of tables) and quantile is standard here (quantile maps are fitted for tables only).
-    A constant column gets scale 1, so it is only shifted.
+    (without the clipping of tables); quantile and auto are standard here (quantile maps are fitted for tables
+    only). A constant column gets scale 1, so it is only shifted.
     """
-    if method in ("standard", "quantile"):
+    if method in ("standard", "quantile", "auto"):
         offset, scale = values.mean(0), values.std(0)
     elif method == "robust":
         offset, scale = _robust_scale(values)
@@ -133,6 +133,8 @@ class TabularPreprocessor:
             "columns": numeric,
             "fill": _floats(fill),
             **fit_numeric_scaling(filled.to_numpy(dtype=float).reshape(len(filled), len(numeric)), cfg.scaling),
+            # columns whose missing cells in train may carry signal: each also gets a 0/1 "was missing" feature
+            "missing": [c for c in numeric if values[c].isna().any()] if cfg.missing_indicators else [],
         }
 
         bool_fill = {}
@@ -160,7 +162,11 @@ class TabularPreprocessor:
             for c, k in schema.kinds.items()
             if k == "date"
         }
-        state["text"] = {"columns": [c for c, k in schema.kinds.items() if k == "text"], "buckets": cfg.text_features}
+        text_columns = [c for c, k in schema.kinds.items() if k == "text"]
+        state["text"] = {
+            "columns": text_columns,
+            "lsa": {c: fit_text_features(frame[c], cfg.text_features) for c in text_columns},
+        }
 
         target = frame[schema.target]
         if schema.task == "classification":
@@ -183,10 +189,11 @@ class TabularPreprocessor:
         s = self.state
         return (
             len(s["numeric"]["columns"])
+            + len(s["numeric"].get("missing", []))
             + len(s["boolean"]["columns"])
             + sum(len(c["categories"]) for c in s["onehot"].values())
             + sum(len(dates.feature_names(c, d)) for c, d in s.get("date", {}).items())
-            + len(s.get("text", {}).get("columns", [])) * s.get("text", {}).get("buckets", 0)
+            + sum(self._text_widths().values())
         )
 
     def feature_report(self) -> dict[str, Any]:
@@ -195,11 +202,18 @@ class TabularPreprocessor:
         text = s.get("text", {})
         return {
             "date_features": {c: dates.feature_names(c, d) for c, d in s.get("date", {}).items()},
-            "text_features": {c: text["buckets"] for c in text.get("columns", [])},
+            "text_features": self._text_widths(),
+            "text_explained": {c: round(info["explained"], 3) for c, info in text.get("lsa", {}).items()},
+            "missing_indicators": list(s["numeric"].get("missing", [])),
             "pooled_categories": {
                 c: {**info, "min_count": self.config.min_frequency} for c, info in s.get("pooled", {}).items()
             },
         }
+
+    def _text_widths(self) -> dict[str, int]:
+        text = self.state.get("text", {})
+        lsa = text.get("lsa", {})
+        return {c: len(lsa[c]["mean"]) if c in lsa else text.get("buckets", 0) for c in text.get("columns", [])}
 
     @property
     def cardinalities(self) -> list[int]:
@@ -227,8 +241,11 @@ class TabularPreprocessor:
             values = np.column_stack(
                 [self._numbers(frame, c, fill, source) for c, fill in zip(num["columns"], num["fill"], strict=True)]
             )
-            values = np.where(np.isnan(values), np.array(num["fill"]), values)
+            missing = np.isnan(values)
+            values = np.where(missing, np.array(num["fill"]), values)
             blocks.append(apply_numeric_scaling(values, self.config.scaling, num))
+            if num.get("missing"):
+                blocks.append(missing[:, [num["columns"].index(c) for c in num["missing"]]].astype(float))
         for column in s["boolean"]["columns"]:
             codes = pd.Series(self._flags(frame, column, source)).fillna(s["boolean"]["fill"][column])
             blocks.append(codes.to_numpy(dtype=float)[:, None])
@@ -239,7 +256,10 @@ class TabularPreprocessor:
         for column, info in s.get("date", {}).items():
             blocks.append(dates.date_features(self._dates(frame, column, info["format"], source), info))
         for column in s.get("text", {}).get("columns", []):
-            blocks.append(hashed_words(frame[column], s["text"]["buckets"]))
+            lsa = s["text"].get("lsa", {}).get(column)  # runs saved before LSA: the hashed words themselves
+            blocks.append(
+                text_features(frame[column], lsa) if lsa else hashed_words(frame[column], s["text"]["buckets"])
+            )
         x = np.hstack(blocks) if blocks else np.zeros((len(frame), 0))
         tensors = [torch.as_tensor(x, dtype=torch.float32)]
         if s["embedding"]:

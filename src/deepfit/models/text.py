@@ -14,15 +14,17 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from deepfit.config import ModelConfig
+from deepfit.config import ModelConfig, TrainConfig
 from deepfit.data.spec import DataSpec
 from deepfit.errors import ConfigError
 from deepfit.models.init import init_weights
-from deepfit.models.select import register_rule, within_budget
+from deepfit.models.select import describe_choice, register_rule, register_training, within_budget
 
 PAD = 0
-NGRAM_BELOW = 1_000  # training texts below which model.name auto picks the ngram bag (docs/text.md: measured)
+NGRAM_BELOW = 2_500  # training texts below which model.name auto picks the ngram bag (docs/text.md: measured)
 TRANSFORMER_FROM = 5_000  # training texts from which model.name auto picks a transformer over a GRU
+RNN_KEYS = frozenset({"rnn_type", "rnn_hidden", "rnn_layers", "bidirectional"})
+TRANSFORMER_KEYS = frozenset({"d_model", "heads", "layers", "ff_dim", "positional"})
 
 
 def _trim(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -196,14 +198,26 @@ def build_transformer(spec: DataSpec, config: ModelConfig) -> TextTransformer:
 
 # ---------------------------------------------------------------- model.name: auto
 def text_rule(spec: DataSpec, config: ModelConfig) -> tuple[dict[str, Any], str]:
-    """The ngram bag below 1,000 training texts, a bidirectional GRU below 5,000, then a transformer (deeper
-    from 50,000)."""
+    """The ngram bag below 2,500 training texts, a bidirectional GRU below 5,000, then a transformer (deeper
+    from 50,000). Recurrent or transformer keys set with auto ask for that family at any size."""
     n = max(spec.n_train, 1)
-    if n < NGRAM_BELOW:
+    asked = config.model_fields_set  # keys of one family, set with auto, ask for that family
+    family = (
+        "text_rnn"
+        if asked & RNN_KEYS
+        else "transformer"
+        if asked & TRANSFORMER_KEYS
+        else "ngram"
+        if n < NGRAM_BELOW
+        else "transformer"
+        if n >= TRANSFORMER_FROM
+        else "text_rnn"
+    )
+    if family == "ngram":
         candidates = [
             {"name": "ngram", "embedding_dim": d, "ngram_buckets": b} for d, b in ((32, 16_384), (16, 4_096), (8, 0))
         ]
-    elif n >= TRANSFORMER_FROM:
+    elif family == "transformer":
         depth = 4 if n >= 50_000 else 2
         widths = (256, 128, 64, 32, 16) if n >= 50_000 else (128, 64, 32, 16)
         candidates = [
@@ -220,8 +234,7 @@ def text_rule(spec: DataSpec, config: ModelConfig) -> tuple[dict[str, Any], str]
     updates, params = within_budget(candidates, spec, config)
     budget = f", within model.max_params={config.max_params:,}" if config.max_params else ""
     if updates["name"] == "ngram":
-        bigrams = f" + {updates['ngram_buckets']:,} bigram buckets" if updates["ngram_buckets"] else ""
-        shape = f"ngram bag of words{bigrams}, width {updates['embedding_dim']}"
+        shape = describe_choice(config.model_copy(update=updates))
     elif updates["name"] == "transformer":
         shape = f"transformer d_model {updates['d_model']}, {updates['layers']} layers"
     else:
@@ -230,4 +243,11 @@ def text_rule(spec: DataSpec, config: ModelConfig) -> tuple[dict[str, Any], str]
     return updates, reason
 
 
+def ngram_training(spec: DataSpec, train: TrainConfig) -> tuple[dict[str, Any], str]:
+    """The bag of embeddings learns fast and overfits soon after: a 10x larger rate than the general default
+    (fastText trains its bag with a large rate too), fewer epochs, patience 5."""
+    return {"lr": 1e-2, "epochs": 40, "early_stopping.patience": 5}, "the ngram bag's recipe"
+
+
 register_rule("text", text_rule)
+register_training("ngram", ngram_training)
