@@ -425,9 +425,9 @@ def _merge_overrides(
     if isinstance(overrides, dict):
         merged.update(overrides)
     elif overrides:
-        from deepfit.config import _parse_overrides
+        from deepfit.config import parse_overrides
 
-        merged.update(_parse_overrides(overrides))
+        merged.update(parse_overrides(overrides))
     for key, value in kwargs.items():
         if isinstance(value, dict) and "__" not in key:
             merged.update({f"{key}.{k}": v for k, v in _flatten(value).items()})

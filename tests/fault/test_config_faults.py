@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import deepfit.config
+import deepfit.config.loading
 from deepfit.cli import main
 from deepfit.config import load_config
 from deepfit.errors import ConfigError
@@ -74,7 +74,7 @@ def test_an_unreadable_file_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_a_data_file_passed_as_the_config_is_too_big(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(deepfit.config, "_MAX_CONFIG_BYTES", 1024)
+    monkeypatch.setattr(deepfit.config.loading, "MAX_CONFIG_BYTES", 1024)
     path = tmp_path / "big.csv"
     path.write_text("a,b\n" + "1,2\n" * 2**18)
     err = error(path)
