@@ -3,9 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from deepfit.config import Config, load_config
 from deepfit.errors import ConfigError
+from deepfit.models.registry import architecture_names, model_config_class
 from tests.conftest import write_config
 
 
@@ -28,6 +30,8 @@ def test_every_field_has_a_description() -> None:
         return missing
 
     assert walk(Config) == []
+    for name in architecture_names():  # the model section's keys: each architecture's class
+        assert walk(model_config_class(name)) == [], name
 
 
 def test_unknown_key_suggests_and_names_file_and_line(tmp_path: Path) -> None:
@@ -164,7 +168,7 @@ def test_exponent_floats_without_a_dot_are_numbers(tmp_path: Path) -> None:
 def test_identifiers_lists_and_empty_sections_keep_working(tmp_path: Path) -> None:
     text = (
         "train:\n  optimizer: sgd\n  schedule: {name: step, gamma: 0.5}\n"
-        "model:\n  gan_betas: [0.5, 0.9]\n  hidden: [32, 16]\n"
+        "model:\n  name: gan\n  gan_betas: [0.5, 0.9]\n  hidden: [32, 16]\n"
         "data:\n  image:\n    size: [28, 28]\n  column_types: {x: numeric}\n"
         "eval:\n  # batch_size: 256 (all keys commented out: the section's defaults)\n"
         "tune:\n  timeout: 10m\n  sampler: random\n"
@@ -229,8 +233,8 @@ def test_type_tags_are_dropped_list_indices_kept(tmp_path: Path) -> None:
         load_config(path)
     lines = str(info.value).splitlines()
     assert lines[1:6] == [
-        f"  - {path}:2: train.optimizer.name: expected one of 'sgd', 'adam', 'adamw', 'adagrad', 'rmsprop'; "
-        "got 'sgdd' (did you mean 'sgd'?)",
+        f"  - {path}:2: train.optimizer.name: unknown optimizer 'sgdd' (did you mean 'sgd'?); "
+        "known: sgd, adam, adamw, adagrad, rmsprop",
         f"  - {path}:3: train.schedule: expected a name (constant, step, exponential, cosine, onecycle, plateau) "
         "or a mapping with a name; got 5",
         f"  - {path}:7: model.hidden.1: expected an integer; got 'x'",
@@ -256,3 +260,119 @@ def test_an_unknown_key_of_another_section_names_that_section(tmp_path: Path) ->
         f"  - {path}:2: train.stratify: unknown key 'stratify' (did you mean 'data.split.stratify'?);"
     )
     assert lines[2].startswith(f"  - {path}:3: train.patience: unknown key 'patience'; allowed: epochs,")  # 3 homes
+
+
+# ---------------------------------------------------------------- each architecture owns its keys
+# A run saved before each architecture had its own class: every key of every architecture, in one section.
+OLD_FLAT_MODEL = {
+    "name": "mlp",
+    "builder": None,
+    "max_params": None,
+    "hidden": [16],
+    "activation": "relu",
+    "dropout": 0.1,
+    "batch_norm": False,
+    "init": "kaiming",
+    "embedding_dim": None,
+    "rnn_type": "lstm",
+    "rnn_hidden": 128,
+    "rnn_layers": 1,
+    "bidirectional": True,
+    "pooling": "auto",
+    "d_model": 128,
+    "heads": 4,
+    "layers": 2,
+    "ff_dim": None,
+    "positional": "sinusoidal",
+    "ngram_buckets": 16384,
+    "tabm_k": 32,
+    "tabm_width": 512,
+    "tabm_blocks": None,
+    "tabm_embedding": "piecewise_linear",
+    "tabm_bins": 48,
+    "channels": [32, 64, 128],
+    "blocks": 2,
+    "latent_dim": 64,
+    "gan_loss": "non_saturating",
+    "gan_lr_g": 0.0002,
+    "gan_lr_d": 0.0002,
+    "gan_betas": [0.5, 0.999],
+    "gan_gp_weight": 10.0,
+    "gan_n_critic": None,
+    "gan_ema": 0.999,
+}
+
+
+def test_an_unknown_key_of_the_chosen_architecture_is_named_with_its_line(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "c.yaml", "model:\n  name: tabm\n  tabm_kk: 8\n  hidden: [8]\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.startswith("2 errors in the config:")
+    assert (
+        f"{path}:3: model.tabm_kk: unknown key 'tabm_kk' for the tabm architecture (did you mean 'tabm_k'?); "
+        "allowed: name, max_params, dropout, tabm_k," in message
+    )
+    assert f"{path}:4: model.hidden: unknown key 'hidden' for the tabm architecture (a key of gan, mlp" in message
+
+
+def test_the_model_section_is_its_architecture_class_with_only_its_keys() -> None:
+    from deepfit.config import GANConfig, ModelConfig, RNNConfig, TabMConfig
+
+    config = load_config({"model": {"name": "gru", "rnn_hidden": 16}}, ["model.rnn_layers=2"])
+    assert type(config.model) is RNNConfig and (config.model.rnn_hidden, config.model.rnn_layers) == (16, 2)
+    keys = ["name", "max_params", "dropout", "rnn_hidden", "rnn_layers", "bidirectional", "init"]
+    assert list(config.to_dict()["model"]) == keys
+    assert "gan_lr_g" not in config.to_yaml() and "\n  hidden:" not in config.to_yaml()
+    assert load_config(config) == config
+    # ModelConfig(name=...) builds that architecture's class; a class refuses another architecture's name
+    assert type(ModelConfig(name="tabm", tabm_k=4)) is TabMConfig and ModelConfig(name="gan").gan_ema == 0.999
+    with pytest.raises(ValueError, match="GANConfig is not the config of the 'mlp' architecture"):
+        GANConfig(name="mlp")
+
+
+def test_auto_takes_every_family_key_and_keeps_only_what_was_set() -> None:
+    from deepfit.config import AutoModelConfig
+
+    config = load_config({"model": {"hidden": [32], "rnn_hidden": 8}})
+    assert type(config.model) is AutoModelConfig
+    assert config.to_dict()["model"] == {
+        "name": "auto",
+        "max_params": None,
+        "dropout": 0.1,
+        "hidden": [32],
+        "rnn_hidden": 8,
+    }
+    again = load_config(config)  # a round trip keeps "the keys the user set": they choose the family
+    assert again.model.model_fields_set == {"name", "max_params", "dropout", "hidden", "rnn_hidden"}
+    with pytest.raises(ConfigError, match=r"model.gan_lr_g: unknown key 'gan_lr_g' \(a key of gan: set model.name"):
+        load_config({"model": {"gan_lr_g": 0.001}})
+
+
+def test_an_old_flat_saved_config_loads_as_a_run_but_not_as_a_users_config() -> None:
+    from deepfit.config import MLPConfig, load_saved_config, saved_model_config
+
+    model = saved_model_config(OLD_FLAT_MODEL)
+    assert type(model) is MLPConfig and model.hidden == [16]
+    config = load_saved_config({"data": {"source": "builtin:iris"}, "model": OLD_FLAT_MODEL})
+    assert type(config.model) is MLPConfig and "tabm_k" not in config.to_dict()["model"]
+    with pytest.raises(ConfigError, match=r"model\.tabm_k: unknown key 'tabm_k' for the mlp architecture"):
+        load_config({"model": OLD_FLAT_MODEL})
+    gan = saved_model_config({**OLD_FLAT_MODEL, "name": "gan", "gan_betas": [0.5, 0.9]})
+    assert gan.gan_betas == (0.5, 0.9) and not hasattr(gan, "tabm_k")
+    custom = saved_model_config({**OLD_FLAT_MODEL, "name": "custom", "builder": "nets.py:build"})
+    assert custom.builder == "nets.py:build" and custom.hidden == [16]  # a custom builder may read any key
+    with pytest.raises(ConfigError, match="the run's architecture 'wide' is not registered"):
+        saved_model_config({"name": "wide"})
+
+
+def test_config_show_lists_the_chosen_architectures_keys_only(capsys: pytest.CaptureFixture[str]) -> None:
+    from deepfit.cli import main
+
+    assert main(["config", "show", "--set", "model.name=tabm"]) == 0
+    model = yaml.safe_load(capsys.readouterr().out)["model"]
+    assert model["tabm_k"] == 32 and "hidden" not in model and "gan_lr_g" not in model
+    assert main(["config", "show"]) == 0
+    out = capsys.readouterr().out
+    assert yaml.safe_load(out)["model"] == {"name": "auto", "max_params": None, "dropout": 0.1}
+    assert "# auto: the architecture is chosen from the data" in out and "tabm" in out

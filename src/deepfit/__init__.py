@@ -26,6 +26,10 @@ __all__ = [
     "load",
     "load_config",
     "predict",
+    "register_data_kind",
+    "register_loss",
+    "register_optimizer",
+    "register_schedule",
     "train",
     "tune",
 ]
@@ -39,6 +43,10 @@ _LAZY = {
     "load_config": "deepfit.config",
     "Trainer": "deepfit.training.trainer",
     "tune": "deepfit.tuning",
+    "register_data_kind": "deepfit.data.registry",
+    "register_optimizer": "deepfit.training.registry",
+    "register_schedule": "deepfit.training.registry",
+    "register_loss": "deepfit.training.registry",
 }
 
 

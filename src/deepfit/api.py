@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from deepfit.config import Config, load_config
+from deepfit.config import Config, flatten, load_config, load_saved_config, merge_overrides
 from deepfit.console import baselines_table, make_console, per_class_table, print_lines, results_table
 from deepfit.errors import DataError
 from deepfit.runs import CONFIG, DATA_REPORT, EVAL, read_json, write_json, write_text
@@ -67,21 +67,18 @@ def train(
         finished = _finished_run(Path(resume), consoles[0])
         if finished is not None:
             return finished
-        cfg, checkpoint = _resume_config(resume, config, _merge_overrides(overrides, kwargs), trust_code)
+        cfg, checkpoint = _resume_config(resume, config, merge_overrides(overrides, kwargs), trust_code)
         path, name = Path(resume), Path(resume).name
     else:
-        cfg = load_config(config, _merge_overrides(overrides, kwargs)).with_absolute_paths()
+        cfg = load_config(config, merge_overrides(overrides, kwargs)).with_absolute_paths()
         name = cfg.output.name or (Path(config).stem if isinstance(config, str | Path) else "run")
         path = run_path(cfg.output.dir, name, run_dir)
     require_loggers(cfg.output.loggers)
     check_settings(cfg.train)
-    if cfg.model.name == "gan" and callbacks:  # two nets, two optimizers: a loop of its own (docs/gan.md)
-        from deepfit.errors import ConfigError
+    if cfg.model.name == "gan" and checkpoint is None:  # refuse train keys a GAN would not use; fixed rates
+        from deepfit.training.gan import gan_training
 
-        raise ConfigError(
-            "callbacks are not run by the GAN loop (model.name: gan): it has two optimizers and its own steps",
-            hint="drop callbacks=..., or read the run's metrics.jsonl, which it writes every epoch",
-        )
+        cfg.train = gan_training(cfg.train)
     with claim_run_dir(path, resume=resume is not None, overwrite=overwrite) as run:
         prints = fingerprint(cfg, data)
         if checkpoint is not None:
@@ -89,11 +86,7 @@ def train(
         prepared = _prepare(cfg, data, consoles[0])
         payload = {"config": None, "data_fingerprint": prints}
         if cfg.model.name == "gan":
-            from deepfit.training.gan import train_gan
-
-            return train_gan(
-                cfg, prepared, run=run, consoles=consoles, resume=checkpoint, payload=payload, started=started
-            )
+            return _train_gan(cfg, prepared, run, consoles, checkpoint, callbacks, payload, started)
         return _train_network(cfg, prepared, run, consoles, checkpoint, callbacks, payload, started)
 
 
@@ -213,6 +206,66 @@ def _train_network(
     return TrainResult(run, metrics, fit.history, fit.best_epoch, fit.stop_reason, seconds)
 
 
+def _train_gan(
+    cfg: Config,
+    prepared: Any,
+    run: Path,
+    consoles: tuple[Any, Any],
+    checkpoint: dict[str, Any] | None,
+    callbacks: list[Any] | None,
+    payload: dict[str, Any],
+    started: float,
+) -> TrainResult:
+    """A generator and a discriminator (model.name gan, docs/gan.md): fit by the same loop, scored on held-out
+    real data, with samples.csv or samples.png beside the model."""
+    from deepfit.evaluation.gan_report import print_results
+    from deepfit.models.gan import build_gan, write_samples
+    from deepfit.predictor import save_model
+    from deepfit.training.callbacks import Checkpointer, MetricsLog, ProgressBar
+    from deepfit.training.gan import evaluate, fit_gan, gan_data, small_on_one_thread, status
+    from deepfit.training.loggers import build_loggers
+    from deepfit.training.trainer import check_resumable, seed_everything
+
+    console, out = consoles
+    data = gan_data(cfg, prepared)
+    cfg.data.kind = data.spec.kind
+    seed_everything(cfg.train.seed)
+    model = build_gan(data.spec, cfg.model)
+    if checkpoint is not None:
+        check_resumable(model, checkpoint)  # before anything in the run directory is rewritten
+    g, d = (sum(p.numel() for p in net.parameters()) for net in (model.generator, model.discriminator))
+    console.print(f"[bold]Model[/bold] gan ({cfg.model.gan_loss}): generator {g:,} and discriminator {d:,} parameters")
+    payload["config"] = cfg.to_dict()
+    write_text(run / CONFIG, cfg.to_yaml())
+    write_json(run / DATA_REPORT, prepared.report)
+
+    run_callbacks: list[Any] = [
+        MetricsLog(run),
+        Checkpointer(run, cfg.output.checkpoint_every, payload, cfg.output.checkpoint_seconds),
+        *build_loggers(cfg.output.loggers, run, cfg.to_dict()),
+        *(callbacks or []),
+    ]
+    if not console.quiet:
+        run_callbacks.append(ProgressBar(console=console, status=status))
+    with small_on_one_thread(model, cfg.train.device):
+        fit = fit_gan(model, data, cfg, callbacks=run_callbacks, resume=checkpoint)
+        model.cpu()
+        n = 64 if data.codec.is_image else len(data.frames["train"])  # images: an 8 x 8 grid
+        samples_path = run / ("samples.png" if data.codec.is_image else "samples.csv")
+        write_samples(data.codec.decode(model.sample(n, seed=cfg.train.seed)), samples_path)
+        save_model(run, model, data.spec, data.codec, cfg.model)
+        metrics = {data.real_split: evaluate(model, data, cfg.train.seed, cfg.model.gan_loss)}
+    write_json(run / EVAL, metrics)  # last: a run with eval.json is finished
+    print_results(out, metrics[data.real_split], data.real_split)
+    if cfg.output.report:
+        from deepfit.evaluation.report import write_report
+
+        write_report(run, console)
+    seconds = time.perf_counter() - started
+    out.print(f"Samples: {samples_path}\nRun saved to [bold]{run}[/bold] ({seconds:.1f} s, {fit.epochs} epochs)")
+    return TrainResult(run, metrics, fit.history, fit.epochs, fit.stop_reason, seconds)
+
+
 def _baselines(
     cfg: Config, prepared: Any, metrics: dict[str, Any], fit: Any, diagnostics: list[Any], console: Any
 ) -> tuple[dict[str, dict[str, Any]], Any]:
@@ -315,7 +368,8 @@ def _resume_config(
     run_dir: str | Path, config: Any, overrides: list[str] | dict[str, Any] | None, trust_code: bool = False
 ) -> tuple[Config, dict[str, Any]]:
     """The config to resume with, and the checkpoint; a config whose data or model differ is refused."""
-    from deepfit.errors import RunError
+    from deepfit.errors import ConfigError, RunError
+    from deepfit.models.select import chosen_config
     from deepfit.runs import CHECKPOINTS
     from deepfit.training.checkpoint import load_checkpoint
 
@@ -324,11 +378,14 @@ def _resume_config(
     checkpoint = load_checkpoint(Path(run_dir) / CHECKPOINTS / "last.pt")
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("config"), dict):
         raise RunError(f"{run_dir}: its checkpoint holds no config; it was not written by deepfit train")
-    saved = load_config(checkpoint["config"])
+    saved = load_saved_config(checkpoint["config"])  # a run of an older deepfit saved every model key
     cfg = load_config(config if config is not None else saved, overrides).with_absolute_paths()
     if cfg.model.name == "auto":  # auto was resolved when the run started; keys the user set still count
-        explicit = {key: getattr(cfg.model, key) for key in cfg.model.model_fields_set if key != "name"}
-        cfg.model = saved.model.model_copy(update=explicit)
+        kept = {k: v for k, v in saved.model.model_dump().items() if k not in cfg.model.model_fields_set}
+        try:
+            cfg.model = chosen_config(cfg.model, {**kept, "name": saved.model.name}, "when the run started")
+        except ConfigError as exc:  # a key of another architecture: it cannot change the saved model
+            raise RunError(f"{run_dir}: {exc.message}", hint=exc.hint) from None
     if config is not None and cfg.data.kind == "auto":
         cfg.data.kind = saved.data.kind  # so was the data's kind
     if config is not None and cfg.data.preprocess.scaling == "auto":
@@ -338,8 +395,8 @@ def _resume_config(
     changed = [
         key
         for section in ("data", "model")
-        for key, value in _flatten(getattr(cfg, section).model_dump(mode="json"), f"{section}.").items()
-        if _flatten(getattr(saved, section).model_dump(mode="json"), f"{section}.").get(key) != value
+        for key, value in flatten(getattr(cfg, section).model_dump(mode="json"), f"{section}.").items()
+        if flatten(getattr(saved, section).model_dump(mode="json"), f"{section}.").get(key) != value
     ]
     if changed:
         raise RunError(
@@ -414,36 +471,6 @@ def inspect(
 
 def _splits_line(report: dict[str, Any]) -> str:
     return "splits: " + ", ".join(f"{k} {v}" for k, v in report["splits"].items())
-
-
-def _merge_overrides(
-    overrides: list[str] | dict[str, Any] | None, kwargs: dict[str, Any]
-) -> list[str] | dict[str, Any] | None:
-    if not kwargs:
-        return overrides
-    merged: dict[str, Any] = {}
-    if isinstance(overrides, dict):
-        merged.update(overrides)
-    elif overrides:
-        from deepfit.config import parse_overrides
-
-        merged.update(parse_overrides(overrides))
-    for key, value in kwargs.items():
-        if isinstance(value, dict) and "__" not in key:
-            merged.update({f"{key}.{k}": v for k, v in _flatten(value).items()})
-        else:
-            merged[key.replace("__", ".")] = value
-    return merged
-
-
-def _flatten(raw: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        if isinstance(value, dict) and key not in ("column_types",):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 __all__ = ["DataError", "TrainResult", "evaluate", "inspect", "load", "predict", "train"]

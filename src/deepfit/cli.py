@@ -214,7 +214,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         return 0
     task = load(args.run_dir, trust_code=args.trust_code).spec.task
     if task == "generation":  # a GAN run: sample scores, not a task's metrics
-        from deepfit.training.gan import print_results
+        from deepfit.evaluation.gan_report import print_results
 
         for split, report in metrics.items():
             print_results(make_console(stderr=False), report, split)
@@ -285,7 +285,7 @@ def _report(args: argparse.Namespace) -> int:
 
 def _runs(args: argparse.Namespace) -> int:
     from deepfit.console import make_console
-    from deepfit.runs_table import compare_tables, find_runs, resolve_run, runs_tables, summarize_run
+    from deepfit.run_summary import compare_tables, find_runs, resolve_run, runs_tables, summarize_run
 
     console = make_console(stderr=False)
     if not console.is_terminal:  # piped or captured: rich would cut the table to 80 columns
@@ -307,8 +307,28 @@ def _runs(args: argparse.Namespace) -> int:
 def _config_show(args: argparse.Namespace) -> int:
     from deepfit.config import load_config
 
-    print(load_config(args.config, args.overrides).to_yaml(), end="")
+    config = load_config(args.config, args.overrides)
+    text = config.to_yaml()
+    if config.model.name == "auto":  # the keys depend on the architecture chosen from the data
+        text = text.replace("\nmodel:\n", "\nmodel:\n" + _auto_model_note(), 1)
+    print(text, end="")
     return 0
+
+
+def _auto_model_note() -> str:
+    """Comment lines under ``model:`` for model.name auto: the common keys are shown, each family has its own."""
+    import textwrap
+
+    from deepfit.config import AutoModelConfig
+    from deepfit.models.registry import architecture_names, model_config_class
+
+    families = [n for n in architecture_names() if n != "auto" and model_config_class(n) in AutoModelConfig.__mro__]
+    note = (
+        "auto: the architecture is chosen from the data. These keys are common to every architecture; each "
+        f"has keys of its own, and auto takes those of {', '.join(families)} (a key set asks for its family). "
+        "`deepfit config show --set model.name=NAME` lists an architecture's keys."
+    )
+    return "".join(f"  # {line}\n" for line in textwrap.wrap(note, 96))
 
 
 def _error(message: str) -> None:

@@ -13,11 +13,11 @@ import pandas as pd
 import torch
 from torch import nn
 
-from deepfit.config import ModelConfig
+from deepfit.config import CustomConfig, ModelConfig, saved_model_config
 from deepfit.data.batches import TensorData
 from deepfit.data.pipeline import load_preprocessor, read_input
 from deepfit.data.spec import DataSpec
-from deepfit.errors import DataError, RunError
+from deepfit.errors import ConfigError, DataError, RunError
 from deepfit.evaluation.evaluate import predict_outputs, probabilities, report_outputs
 from deepfit.models.registry import get_builder
 from deepfit.runs import FORMAT, MODEL, check_format, read_json, require_run_dir, write_json
@@ -42,14 +42,14 @@ def save_model(
     meta = {
         "format": FORMAT,
         "deepfit_version": __version__,
-        "model": config.model_dump(),
+        "model": config.model_dump(),  # its architecture's keys only
         "spec": spec.to_dict(),
         "choice": choice,
     }
-    if config.name == "custom":  # the code that builds the model: loading the run checks it is unchanged
+    if isinstance(config, CustomConfig):  # the code that builds the model: loading the run checks it is unchanged
         from deepfit.models.custom import builder_digest
 
-        meta["builder"] = builder_digest(config.builder)
+        meta["builder"] = builder_digest(config.builder or "")
     write_json(folder / META, meta)
 
 
@@ -87,12 +87,14 @@ class Predictor:
         folder = require_run_dir(run_dir) / MODEL
         meta = read_meta(folder)
         try:
-            spec, config = DataSpec.from_dict(meta["spec"]), ModelConfig(**meta["model"])
+            spec, config = DataSpec.from_dict(meta["spec"]), saved_model_config(meta["model"])
+        except ConfigError:  # an architecture that is not registered in this process
+            raise
         except Exception as exc:
             raise RunError(
                 f"{folder / META} is damaged: {str(exc).splitlines()[0][:200]}", hint="retrain the run"
             ) from None
-        if config.name == "custom":
+        if isinstance(config, CustomConfig):
             from deepfit.models.custom import check_trusted
 
             check_trusted(meta.get("builder"), config.builder, trust_code, f"the run {run_dir}")
@@ -207,7 +209,7 @@ def _kept(raw: Any, names: list[str], source: str) -> pd.DataFrame | None:
 
 
 def _is_tabular(preprocessor: Any) -> bool:
-    from deepfit.data.preprocess import TabularPreprocessor
+    from deepfit.data.tabular.preprocess import TabularPreprocessor
 
     return isinstance(preprocessor, TabularPreprocessor)
 

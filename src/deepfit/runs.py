@@ -160,7 +160,7 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "w"
         raise _cannot_write(path, exc) from None
     try:
         os.fchmod(fd, _FILE_MODE)  # mkstemp makes 0600: give the file the mode open() would
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as handle:
             write(handle)
             handle.flush()
             if durable:

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from deepfit.config import AugmentConfig, load_config
-from deepfit.data import augment as A
-from deepfit.data.augment import ImageAugment, build_augment
 from deepfit.data.batches import TensorData
+from deepfit.data.image import augment as A
+from deepfit.data.image.augment import ImageAugment, build_augment
 from deepfit.data.pipeline import prepare
 from deepfit.evaluation.evaluate import predict_outputs
 from deepfit.training.trainer import Trainer

@@ -8,8 +8,8 @@ from deepfit.config import CleanConfig, DataConfig, PreprocessConfig, load_confi
 from deepfit.data.clean import summarize
 from deepfit.data.dates import detect_format, parse_dates
 from deepfit.data.pipeline import prepare
-from deepfit.data.preprocess import TabularPreprocessor
 from deepfit.data.schema import coerce_numeric, infer_kind, infer_schema
+from deepfit.data.tabular.preprocess import TabularPreprocessor
 from deepfit.errors import DataError, DataWarning
 
 

@@ -11,7 +11,7 @@ from PIL import Image
 import deepfit
 from deepfit.cli import main
 from deepfit.config import load_config
-from deepfit.data import images
+from deepfit.data.image import decode as images
 from deepfit.data.pipeline import prepare, resolve_kind
 from deepfit.errors import DataError
 from tests.data.shapes import write_shapes

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from deepfit.config import CleanConfig, DataConfig, PreprocessConfig
-from deepfit.data.preprocess import TabularPreprocessor
 from deepfit.data.schema import infer_schema
+from deepfit.data.tabular.preprocess import TabularPreprocessor
 from deepfit.errors import DataError
 
 

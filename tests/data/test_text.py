@@ -15,7 +15,9 @@ from deepfit.cli import main
 from deepfit.config import CleanConfig, TextConfig, load_config
 from deepfit.data.clean import summarize
 from deepfit.data.pipeline import prepare, resolve_kind
-from deepfit.data.text import CLS, PAD, UNK, TextPreprocessor, TokenDropout, clean_text
+from deepfit.data.text.kind import clean_text
+from deepfit.data.text.preprocess import TextPreprocessor
+from deepfit.data.text.tokenizer import CLS, PAD, UNK, TokenDropout
 from deepfit.errors import DataError, DataWarning
 
 FILLER = [
@@ -87,7 +89,7 @@ def test_saved_tokenizer_gives_the_same_ids(kind: str) -> None:
 @pytest.mark.parametrize("kind", ["bpe", "wordpiece", "word"])
 def test_the_same_texts_train_the_same_tokenizer_every_time(kind: str) -> None:
     """WordPiece training alone is not deterministic upstream (huggingface/tokenizers#1794): ours must be."""
-    from deepfit.data.text import train_tokenizer
+    from deepfit.data.text.tokenizer import train_tokenizer
 
     texts = [f"{w} {v}ing {w}{v}s un{v}able" for w in ("pre", "post", "mid", "anti") for v in ("mov", "play", "read")]
     config = TextConfig(tokenizer=kind, vocab_size=60, min_frequency=1)

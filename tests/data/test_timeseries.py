@@ -12,8 +12,8 @@ import pytest
 
 import deepfit
 from deepfit.config import load_config
-from deepfit.data import timeseries
 from deepfit.data.pipeline import prepare, resolve_kind
+from deepfit.data.timeseries import kind as timeseries
 from deepfit.errors import ConfigError, DataError
 from deepfit.evaluation import forecast
 from deepfit.evaluation.forecast import forecast_report, point_metrics, smape

@@ -8,8 +8,8 @@ import pytest
 
 from deepfit.config import CleanConfig, DataConfig, PreprocessConfig
 from deepfit.data.clean import summarize
-from deepfit.data.preprocess import TabularPreprocessor
 from deepfit.data.schema import infer_kind, infer_schema
+from deepfit.data.tabular.preprocess import TabularPreprocessor
 from deepfit.data.words import HASH_BUCKETS, fit_text_features, grams, hashed_words, text_features
 
 WORDS = [

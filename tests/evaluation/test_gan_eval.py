@@ -208,7 +208,7 @@ def test_the_report_shows_the_test_and_rewrites_an_old_verdict(tmp_path) -> None
     from datetime import datetime
 
     from deepfit.evaluation import gan_report
-    from deepfit.runs_table import RunSummary
+    from deepfit.run_summary import RunSummary
 
     old = "a classifier telling real from generated scores 0.60 (0.5 is ideal, ±0.02): can hardly tell them apart"
     evaluation = {"test": {**scores(0.6, 626), "n_real": 313, "n_generated": 313, "findings": [old]}}

@@ -170,7 +170,7 @@ def test_cli_report_rebuilds_and_prints_the_path(
 
 def test_cli_and_report_modules_do_not_import_matplotlib() -> None:
     code = (
-        "import sys, deepfit.cli, deepfit.evaluation.report, deepfit.runs_table; "
+        "import sys, deepfit.cli, deepfit.evaluation.report, deepfit.run_summary; "
         "sys.exit('matplotlib' in sys.modules or 'torch' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

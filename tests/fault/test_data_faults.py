@@ -16,12 +16,12 @@ import pytest
 from deepfit.config import DataConfig, SplitConfig, load_config
 from deepfit.data.clean import summarize
 from deepfit.data.pipeline import inspect_frame, load_frame, prepare
-from deepfit.data.preprocess import TabularPreprocessor
 from deepfit.data.schema import infer_schema
-from deepfit.data.sequence_io import read_npz
+from deepfit.data.sequence.io import read_npz
 from deepfit.data.sources import read_source
 from deepfit.data.split import split_frame
-from deepfit.data.text import read_lines
+from deepfit.data.tabular.preprocess import TabularPreprocessor
+from deepfit.data.text.preprocess import read_lines
 from deepfit.errors import DataError, DataWarning
 
 

@@ -130,7 +130,7 @@ def test_5_the_runs_listing_fits_80_columns_and_compare_takes_its_names(
 ) -> None:
     from rich.console import Console
 
-    from deepfit.runs_table import find_runs, resolve_run, runs_tables
+    from deepfit.run_summary import find_runs, resolve_run, runs_tables
 
     folder, _, runs = house
     console = Console(width=80, record=True, file=io.StringIO())

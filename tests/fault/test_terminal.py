@@ -6,7 +6,7 @@ from rich.console import Console
 
 from deepfit.cli import main
 from deepfit.training.callbacks import ProgressBar, TrainState
-from deepfit.training.gan import _progress, _status
+from deepfit.training.gan import status
 
 
 def narrow() -> Console:
@@ -15,11 +15,13 @@ def narrow() -> Console:
 
 def test_the_gan_progress_bar_fits_80_columns() -> None:
     console = narrow()
-    progress = _progress(console, 300, 0)
-    row = {"d_loss": 1.2345, "g_loss": 0.8765, "d_real": 0.55, "d_fake": 0.45, "val_two_sample": 0.612}
-    progress.update(progress.task_ids[0], completed=120, status=_status(row))
-    progress.refresh()
-    progress.stop()
+    bar = ProgressBar(console=console, status=status)  # the bar every run shows, with a GAN's figures
+    state = TrainState(model=None, optimizer=None, schedule=None, epochs=300)
+    bar.on_fit_begin(state)
+    state.epoch = 120
+    state.logs = {"d_loss": 1.2345, "g_loss": 0.8765, "d_real": 0.55, "d_fake": 0.45, "val_two_sample": 0.612}
+    bar.on_epoch_end(state)
+    bar.close()
     line = console.export_text().rstrip("\n")
     assert "…" not in line and len(line) <= 80 and line.endswith("0:00:00") and "two_sample 0.612" in line
 

@@ -155,3 +155,35 @@ def test_tabm_training_defaults_fill_only_what_the_config_leaves_unset() -> None
     # a saved run's config sets every key: resuming it never re-applies the recipe
     saved = load_config(load_config({"model": {"name": "tabm"}}).to_dict())
     assert resolve_training(saved.train, tabm, _table(103))[1] == ""
+
+
+def test_auto_resolves_to_the_chosen_architectures_class_keeping_the_keys_set() -> None:
+    from deepfit.config import MLPConfig, TabMConfig
+
+    tabm, _ = resolve_model(ModelConfig(tabm_k=4, dropout=0.2), _table(500))
+    assert type(tabm) is TabMConfig and {"tabm_k", "dropout"} <= tabm.model_fields_set
+    assert "hidden" not in tabm.model_dump()
+    mlp, _ = resolve_model(ModelConfig(hidden=[16]), _table(500))
+    assert type(mlp) is MLPConfig and mlp.hidden == [16] and "tabm_k" not in mlp.model_dump()
+
+
+@pytest.mark.parametrize(
+    ("kind", "keys", "message"),
+    [
+        ("tabular", {"rnn_hidden": 8}, r"auto chose tabm for this data \(tabular .*\); tabm has no model\.rnn_hidden"),
+        ("tabular", {"hidden": [8], "d_model": 16}, r"auto chose mlp .*; mlp has no model\.d_model"),
+        ("text", {"hidden": [8]}, r"auto chose ngram .*; ngram has no model\.hidden"),
+        (
+            "image",
+            {"rnn_hidden": 8, "tabm_k": 2},
+            r"auto chose resnet .*; resnet has no model\.rnn_hidden, model\.tabm_k",
+        ),
+    ],
+)
+def test_auto_refuses_keys_the_chosen_architecture_does_not_have(kind: str, keys: dict, message: str) -> None:
+    from deepfit.errors import ConfigError
+
+    spec = _table(500) if kind == "tabular" else SPECS[kind]
+    with pytest.raises(ConfigError, match=message) as info:
+        resolve_model(ModelConfig(**keys), spec)
+    assert "set model.name to an architecture that has" in str(info.value)

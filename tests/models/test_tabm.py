@@ -114,7 +114,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path: Path) -> None:
 def test_quantile_scaling_matches_scikit_learn_on_continuous_columns() -> None:
     from sklearn.preprocessing import QuantileTransformer
 
-    from deepfit.data.preprocess import apply_numeric_scaling, fit_numeric_scaling
+    from deepfit.data.tabular.preprocess import apply_numeric_scaling, fit_numeric_scaling
 
     rng = np.random.default_rng(0)
     train, new = rng.lognormal(size=(600, 2)), rng.lognormal(size=(50, 2)) * 2
@@ -125,7 +125,7 @@ def test_quantile_scaling_matches_scikit_learn_on_continuous_columns() -> None:
 
 
 def test_quantile_scaling_puts_ties_in_the_middle_of_their_ranks() -> None:
-    from deepfit.data.preprocess import apply_numeric_scaling, fit_numeric_scaling
+    from deepfit.data.tabular.preprocess import apply_numeric_scaling, fit_numeric_scaling
 
     binary = np.array([[0.0]] * 50 + [[1.0]] * 50)
     scaled = apply_numeric_scaling(binary, "quantile", fit_numeric_scaling(binary, "quantile"))
@@ -135,7 +135,7 @@ def test_quantile_scaling_puts_ties_in_the_middle_of_their_ranks() -> None:
 
 
 def test_robust_scaling_is_centred_and_smoothly_clipped() -> None:
-    from deepfit.data.preprocess import apply_numeric_scaling, fit_numeric_scaling
+    from deepfit.data.tabular.preprocess import apply_numeric_scaling, fit_numeric_scaling
 
     values = np.concatenate([np.arange(100.0), [1e6]])[:, None]
     scaled = apply_numeric_scaling(values, "robust", fit_numeric_scaling(values, "robust"))
@@ -147,8 +147,8 @@ def test_quantile_scaling_is_saved_as_json(tmp_path: Path) -> None:
     import pandas as pd
 
     from deepfit.config import DataConfig, PreprocessConfig
-    from deepfit.data.preprocess import TabularPreprocessor
     from deepfit.data.schema import infer_schema
+    from deepfit.data.tabular.preprocess import TabularPreprocessor
 
     train = pd.DataFrame({"a": np.linspace(0, 1, 40) ** 3, "target": ["x", "y"] * 20})
     schema = infer_schema(train, DataConfig(), "target")

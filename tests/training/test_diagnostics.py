@@ -17,15 +17,12 @@ from rich.console import Console
 from torch import nn
 
 from deepfit import Trainer, TrainingError
-from deepfit.config import DiagnosticsConfig, load_config
+from deepfit.config import DiagnosticsConfig, flatten, load_config
 from deepfit.data.batches import TensorData
 from deepfit.errors import ConfigError
-from deepfit.runs_table import flatten
-from deepfit.training import diagnostics as diagnostics_module
-from deepfit.training.diagnostics import (
-    DIAGNOSTICS,
-    GRAD_NORMS,
-    Diagnostics,
+from deepfit.training import findings as findings_module
+from deepfit.training.diagnostics import DIAGNOSTICS, GRAD_NORMS, Diagnostics
+from deepfit.training.findings import (
     Settings,
     dead_relus,
     divergence,
@@ -354,17 +351,17 @@ def current_settings():
         yield Settings({key: options[min(i, len(options) - 1)] for key, options in values.items()})
     observed = {"model.batch_norm": True, "model.dropout": 0.5, "train.weight_decay": 0.1}
     yield Settings(None, observed)
-    yield Settings(load_config({}), observed)
-    yield Settings(load_config({"model": {"batch_norm": True, "activation": "gelu", "init": "xavier"}}))
+    yield Settings(load_config({"model": {"name": "mlp"}}), observed)
+    yield Settings(load_config({"model": {"name": "mlp", "batch_norm": True, "activation": "gelu", "init": "xavier"}}))
 
 
 def test_no_finding_proposes_a_value_its_run_already_has():
     detectors = {
         name
-        for name, f in vars(diagnostics_module).items()
+        for name, f in vars(findings_module).items()
         if callable(f) and getattr(f, "__annotations__", {}).get("return") == "Finding | None"
     }
-    keys = set(flatten(load_config({}).to_dict()))
+    keys = set(flatten(load_config({"model": {"name": "mlp"}}).to_dict()))  # an MLP run: the keys advised
     for settings in current_settings():
         found = every_finding(settings)
         assert {f.kind for f in found} == detectors  # every kind of finding is checked
@@ -385,7 +382,8 @@ def test_no_finding_proposes_a_value_its_run_already_has():
 
 
 def test_fixes_name_what_the_run_has_when_proposing_a_change():
-    settings = Settings(load_config({"model": {"dropout": 0.3}, "train": {"weight_decay": 1e-3, "clip_grad_norm": 5}}))
+    run = {"model": {"name": "mlp", "dropout": 0.3}, "train": {"weight_decay": 1e-3, "clip_grad_norm": 5}}
+    settings = Settings(load_config(run))
     over = overfitting(GAP, DiagnosticsConfig(), "model.hidden", settings, 2)
     assert over.fix == (
         "model.dropout: 0.5 (now 0.3), train.weight_decay: 0.01 (now 0.001), more data or augmentation or a "
@@ -396,7 +394,7 @@ def test_fixes_name_what_the_run_has_when_proposing_a_change():
         exploding.fix
         == "train.clip_grad_norm: 1.0 (now 5.0), train.lr: 0.0001 (now 0.001) or model.batch_norm: true (now false)"
     )
-    relu = Settings(load_config({"model": {"activation": "leaky_relu"}}))
+    relu = Settings(load_config({"model": {"name": "mlp", "activation": "leaky_relu"}}))
     assert dead_relus({"0": 1.0}, 1, 0.5, relu).fix.startswith("model.activation: gelu (now leaky_relu), ")
     vanishing = vanishing_gradients({"0": 1e-9, "2": 1.0}, 1, 1e3, ["Sigmoid"], False, "model.hidden", relu)
     assert "model.init" not in vanishing.fix  # kaiming, the default, already
@@ -405,7 +403,8 @@ def test_fixes_name_what_the_run_has_when_proposing_a_change():
 
 def test_the_callback_reads_the_runs_config_and_keeps_quiet_about_early_stopping(tmp_path):
     # The tester's run had train.early_stopping.enabled: true and was told to set it.
-    (tmp_path / "config.yaml").write_text(load_config({"train": {"early_stopping": {"enabled": True}}}).to_yaml())
+    run = {"model": {"name": "mlp"}, "train": {"early_stopping": {"enabled": True}}}  # a run's resolved config
+    (tmp_path / "config.yaml").write_text(load_config(run).to_yaml())
     torch.manual_seed(0)
     train = TensorData((torch.randn(32, 20),), torch.randn(32, 1))
     val = TensorData((torch.randn(64, 20),), torch.randn(64, 1))
@@ -423,7 +422,9 @@ def test_the_callback_reads_the_runs_config_and_keeps_quiet_about_early_stopping
     found = finding(diag, "overfitting")
     assert "early_stopping" not in found.fix and "train.early_stopping.enabled" not in found.advice
     assert "a smaller model (model.hidden, now [256, 128])" in found.fix
-    given = Diagnostics(settings=load_config({"model": {"dropout": 0.5}, "train": {"weight_decay": 0.1}}))
+    given = Diagnostics(
+        settings=load_config({"model": {"name": "mlp", "dropout": 0.5}, "train": {"weight_decay": 0.1}})
+    )
     diag = fit(
         mlp([20, 256, 256, 1]),
         train,

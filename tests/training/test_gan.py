@@ -77,8 +77,9 @@ def test_run_files(tabular_run: Any) -> None:
     assert [r["epoch"] for r in rows] == list(range(1, 101))
     assert {"d_loss", "g_loss", "d_real", "d_fake", "val_wasserstein", "val_tvd", "seconds"} <= set(rows[-1])
     assert 0 < rows[-1]["d_real"] < 1 and 0 < rows[-1]["d_fake"] < 1  # probabilities under the default loss
-    checkpoint = torch.load(run / "checkpoints" / "last.pt", weights_only=False)
-    assert {"model", "optimizer_g", "optimizer_d", "epoch", "rng", "shuffle", "config"} <= set(checkpoint)
+    checkpoint = torch.load(run / "checkpoints" / "last.pt", weights_only=True)  # the loop's checkpoint format
+    assert {"model", "optimizer", "schedule", "epoch", "step", "extra", "rng", "config", "d_steps"} <= set(checkpoint)
+    assert set(checkpoint["optimizer"]) == {"generator", "discriminator"}
     assert checkpoint["epoch"] == 100
     assert json.loads((run / "eval.json").read_text())["test"]["n_real"] == 180
     assert json.loads((run / "model" / "meta.json").read_text())["spec"]["task"] == "generation"
@@ -134,35 +135,35 @@ def test_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     assert [r["d_loss"] for r in whole.history] == [r["d_loss"] for r in resumed.history]
 
 
-def test_ctrl_c_saves_the_epoch_and_resume_equals_an_uninterrupted_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import os
-    import signal
-
-    from deepfit.training import gan as gan_loop
+def test_ctrl_c_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+    from deepfit.training.checkpoint import load_checkpoint
     from deepfit.training.trainer import TrainingInterrupted
+    from tests.training.test_resume import InterruptAt
 
     config = tabular_config(tmp_path)
-    config["train"]["epochs"] = 4
+    config["train"]["epochs"] = 3
     whole = deepfit.train(config, run_dir=tmp_path / "whole")
-    epochs, train_epoch = [], gan_loop.train_epoch
-
-    def then_ctrl_c(*args: Any, **kwargs: Any) -> Any:  # a real SIGINT in the middle of epoch 2
-        epochs.append(len(epochs) + 1)
-        if len(epochs) == 2:
-            os.kill(os.getpid(), signal.SIGINT)
-        return train_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(gan_loop, "train_epoch", then_ctrl_c)
-    with pytest.raises(TrainingInterrupted, match="interrupted by SIGINT after epoch 2") as info:
-        deepfit.train(config, run_dir=tmp_path / "cut")
+    per_epoch = torch.load(whole.run_dir / "checkpoints" / "last.pt", weights_only=True)["step"] // 3
+    step = per_epoch + per_epoch // 2  # a real SIGINT in the middle of epoch 2
+    with pytest.raises(TrainingInterrupted, match=f"interrupted by SIGINT after step {step} \\(epoch 2\\)") as info:
+        deepfit.train(config, run_dir=tmp_path / "cut", callbacks=[InterruptAt(step)])
     assert f"deepfit train --resume {tmp_path / 'cut'}" in info.value.hint
-    assert torch.load(tmp_path / "cut" / "checkpoints" / "last.pt", weights_only=False)["epoch"] == 2
-    monkeypatch.setattr(gan_loop, "train_epoch", train_epoch)
+    checkpoint = load_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt")
+    assert checkpoint["epoch"] == 1 and checkpoint["extra"]["position"]["batch"] == step - per_epoch
     resumed = deepfit.train(resume=tmp_path / "cut")
     a, b = (torch.load(r.run_dir / "model" / "weights.pt", weights_only=True) for r in (whole, resumed))
     assert all(torch.equal(a[k], b[k]) for k in a)
+    strip = [{k: v for k, v in row.items() if k != "seconds"} for row in whole.history]
+    assert [{k: v for k, v in row.items() if k != "seconds"} for row in resumed.history] == strip
+
+
+def test_bf16_precision_and_a_schedule_train_a_gan(tmp_path: Path) -> None:
+    config = tabular_config(tmp_path)
+    config["train"].update(epochs=2, precision="bf16", schedule={"name": "cosine"}, clip_grad_norm=5.0)
+    result = deepfit.train(config, run_dir=tmp_path / "bf16")
+    assert all(np.isfinite(r["d_loss"]) and np.isfinite(r["g_loss"]) for r in result.history)
+    assert result.history[1]["lr_g"] < result.history[0]["lr_g"] < 2e-3  # the cosine schedule moves both rates
+    assert result.history[1]["lr_d"] < result.history[0]["lr_d"]
 
 
 def test_wgan_gp_trains(tmp_path: Path) -> None:
@@ -178,7 +179,7 @@ def test_a_nan_loss_stops_with_what_to_do(tmp_path: Path) -> None:
     spec = DataSpec("generation", 3, 1)
     data = GanData(spec, None, torch.full((64, 3), float("nan")), None, torch.zeros(4, 3), "test")  # type: ignore[arg-type]
     with pytest.raises(TrainingError) as info:
-        fit_gan(build_gan(spec, cfg.model), data, cfg, tmp_path, console=None)
+        fit_gan(build_gan(spec, cfg.model), data, cfg)
     message = str(info.value)
     assert "the GAN's d loss became nan at epoch 1" in message and "--set model.gan_lr_d=" in message
 
@@ -295,6 +296,25 @@ def check_gan_conformance(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(codec.decode(reloaded.sample(20, seed=0)), expected)
 
 
-def test_callbacks_are_refused_rather_than_ignored(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="callbacks are not run by the GAN loop"):
-        deepfit.train(tabular_config(tmp_path), run_dir=tmp_path / "run", callbacks=[object()])
+def test_callbacks_run_in_a_gan_run(tmp_path: Path) -> None:
+    class Epochs:
+        def __init__(self) -> None:
+            self.seen: list[int] = []
+
+        def on_epoch_end(self, state: Any) -> None:
+            self.seen.append(state.epoch)
+
+    config = tabular_config(tmp_path)
+    config["train"]["epochs"] = 2
+    epochs = Epochs()
+    deepfit.train(config, run_dir=tmp_path / "run", callbacks=[epochs])
+    assert epochs.seen == [1, 2]
+
+
+@pytest.mark.parametrize(("key", "value"), [("lr", 0.01), ("loss", "mse"), ("accumulate", 2), ("l1", 0.1)])
+def test_train_keys_a_gan_does_not_use_are_refused(tmp_path: Path, key: str, value: Any) -> None:
+    config = tabular_config(tmp_path)
+    config["train"][key] = value
+    with pytest.raises(ConfigError, match=f"train.{key} does not apply to model.name gan"):
+        deepfit.train(config, run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from deepfit.config import ScheduleConfig
+from deepfit.training.registry import SCHEDULES
 from deepfit.training.schedules import Schedule, lr_factor
 
 
@@ -40,3 +41,10 @@ def test_plateau_reduces_after_patience() -> None:
     other = Schedule(torch.optim.SGD([param], lr=1.0), ScheduleConfig(name="plateau"), 1.0, 100, 10)
     other.load_state_dict(state)
     assert other.lr == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("name", SCHEDULES.names())
+def test_every_schedule_is_a_factor_in_0_1_after_a_warmup_from_0(name: str) -> None:
+    f = factors(name, warmup_epochs=1)
+    assert f[:10] == pytest.approx([(s + 1) / 11 for s in range(10)])  # the warm-up is the same for every schedule
+    assert all(0 < x <= 1 for x in f)

@@ -117,3 +117,17 @@ def test_tune_section_defaults_and_durations():
         load_config(IRIS, ["tune.timeout=soon"])
     with pytest.raises(ConfigError, match="did you mean 'f1_macro'"):
         load_config(IRIS, ["tune.metric=f1_macr"])
+
+
+def test_model_keys_are_checked_against_the_architecture():
+    mlp = load_config({**IRIS, "model": {"name": "mlp"}})
+    check_keys(mlp, parse_space({"model.hidden": {"choice": [[16], [32, 16]]}}))
+    check_keys(load_config(IRIS), parse_space({"model.hidden": {"choice": [[16]]}, "model.tabm_k": {"int": [4, 32]}}))
+    tabm = load_config({**IRIS, "model": {"name": "tabm"}})
+    with pytest.raises(
+        ConfigError, match=r"tune\.space\.model\.hidden: unknown key 'hidden' for the tabm architecture"
+    ):
+        check_keys(tabm, parse_space({"model.hidden": {"choice": [[16]]}}))
+    both = parse_space({"model.name": {"choice": ["mlp", "tabm"]}, "model.hidden": {"choice": [[16]]}})
+    with pytest.raises(ConfigError, match=r"tune\.space\.model\.hidden: with model\.name tabm: unknown key 'hidden'"):
+        check_keys(mlp, both)

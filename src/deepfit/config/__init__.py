@@ -9,6 +9,18 @@ output, tune and the whole ``Config``) hold the schema; ``loading`` reads YAML, 
 overrides; ``messages`` turns validation errors into plain words. Everything public is re-exported here.
 """
 
+from deepfit.config.architectures import (
+    AutoModelConfig,
+    ConvConfig,
+    CustomConfig,
+    GANConfig,
+    MLPConfig,
+    NGramConfig,
+    RNNConfig,
+    TabMConfig,
+    TextRNNConfig,
+    TransformerConfig,
+)
 from deepfit.config.base import NamedSection, Section
 from deepfit.config.data import (
     AugmentConfig,
@@ -21,8 +33,8 @@ from deepfit.config.data import (
     TextConfig,
     TimeSeriesConfig,
 )
-from deepfit.config.loading import load_config, parse_overrides
-from deepfit.config.model import ModelConfig
+from deepfit.config.loading import flatten, load_config, load_saved_config, merge_overrides, parse_overrides
+from deepfit.config.model import ModelConfig, saved_model_config
 from deepfit.config.run import Config, EvalConfig, OutputConfig, PrunerConfig, SamplerConfig, TuneConfig
 from deepfit.config.train import (
     DiagnosticsConfig,
@@ -34,28 +46,42 @@ from deepfit.config.train import (
 
 __all__ = [
     "AugmentConfig",
+    "AutoModelConfig",
     "CleanConfig",
     "Config",
+    "ConvConfig",
+    "CustomConfig",
     "DataConfig",
     "DiagnosticsConfig",
     "EarlyStoppingConfig",
     "EvalConfig",
+    "GANConfig",
     "ImageConfig",
+    "MLPConfig",
     "ModelConfig",
+    "NGramConfig",
     "NamedSection",
     "OptimizerConfig",
     "OutputConfig",
     "PreprocessConfig",
     "PrunerConfig",
+    "RNNConfig",
     "SamplerConfig",
     "ScheduleConfig",
     "Section",
     "SequenceConfig",
     "SplitConfig",
+    "TabMConfig",
     "TextConfig",
+    "TextRNNConfig",
     "TimeSeriesConfig",
     "TrainConfig",
+    "TransformerConfig",
     "TuneConfig",
+    "flatten",
     "load_config",
+    "load_saved_config",
+    "merge_overrides",
     "parse_overrides",
+    "saved_model_config",
 ]

@@ -37,6 +37,11 @@ class Section(BaseModel):
             out[key] = value
         return out
 
+    @classmethod
+    def key_fields(cls) -> dict[str, Any]:
+        """Every key this section can hold, by name (the model section's depend on its architecture)."""
+        return cls.model_fields
+
 
 class NamedSection(Section):
     """An identifier: a name (``optimizer: sgd``) or a mapping (``optimizer: {name: sgd, momentum: 0.8}``)."""

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     Field,
     field_validator,
     model_validator,
 )
 
 from deepfit.config.base import Section
-
+from deepfit.data.registry import KINDS
 
 # ---------------------------------------------------------------- data
+
+
+def _kind_name(value: str) -> str:
+    return value if value == "auto" else KINDS.check(value)
+
+
+# auto, or a kind of deepfit.data.registry (registered ones included), checked without importing the kind
+DataKindName = Annotated[str, AfterValidator(_kind_name), KINDS]
+
+
 class SplitConfig(Section):
     train: float = Field(0.7, gt=0, le=1, description="Fraction of rows for training.")
     validation: float = Field(0.15, ge=0, lt=1, description="Fraction for validation (early stopping, selection).")
@@ -195,8 +206,10 @@ class DataConfig(Section):
     task: Literal["auto", "classification", "regression"] = Field(
         "auto", description="Inferred from the target when auto."
     )
-    kind: Literal["auto", "tabular", "image", "sequence", "timeseries", "text"] = Field(
-        "auto", description="What the data is; auto: from the source (an image folder, a 3-D .npz) and sections set."
+    kind: DataKindName = Field(
+        "auto",
+        description="What the data is: tabular, image, sequence, timeseries, text or a registered kind; auto: from "
+        "the source (an image folder, a 3-D .npz) and sections set.",
     )
     validation_source: str | None = Field(None, description="A separate validation file (skips the split).")
     test_source: str | None = Field(None, description="A separate test file (skips the split).")

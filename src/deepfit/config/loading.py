@@ -23,9 +23,11 @@ from deepfit.config.messages import (
     show_value,
     validation_problems,
 )
+from deepfit.config.model import saved_model_keys
 from deepfit.config.run import Config
 from deepfit.config.yaml_io import TooManyValues, parse_yaml
 from deepfit.errors import ConfigError
+from deepfit.models.registry import architecture_names
 
 
 # ---------------------------------------------------------------- loading
@@ -176,6 +178,38 @@ def parse_overrides(overrides: list[str] | dict[str, Any] | None) -> dict[str, A
     return parsed
 
 
+def merge_overrides(
+    overrides: list[str] | dict[str, Any] | None, kwargs: dict[str, Any]
+) -> list[str] | dict[str, Any] | None:
+    """``overrides`` and Python keyword overrides as one dict: ``train__lr=3e-4`` (``__`` for dots) or a
+    section dict (``train={"lr": 3e-4}``); None or ``overrides`` unchanged when there are no keywords."""
+    if not kwargs:
+        return overrides
+    merged: dict[str, Any] = dict(overrides) if isinstance(overrides, dict) else parse_overrides(overrides)
+    for key, value in kwargs.items():
+        if isinstance(value, dict) and "__" not in key:
+            merged.update({f"{key}.{k}": v for k, v in flatten(value).items()})
+        else:
+            merged[key.replace("__", ".")] = value
+    return merged
+
+
+# Keys whose value is a mapping of the user's names (columns), not a section: flattened as one value.
+MAPPING_KEYS = frozenset({"column_types"})
+
+
+def flatten(raw: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as dotted keys: ``{"train": {"lr": 1}}`` -> ``{"train.lr": 1}``. An empty section and the
+    mappings of ``MAPPING_KEYS`` (``data.column_types``) stay one value."""
+    if not isinstance(raw, dict) or (prefix and not raw):
+        return {prefix.rstrip("."): raw} if prefix else {}
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        nested = isinstance(value, dict) and key not in MAPPING_KEYS
+        out.update(flatten(value, f"{prefix}{key}.") if nested else {f"{prefix}{key}": value})
+    return out
+
+
 def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
     parts = key.split(".")
     node = raw
@@ -214,3 +248,11 @@ def _non_finite(value: Any, prefix: str = "", walked: set[int] | None = None) ->
     walked.add(id(value))
     items = value.items() if isinstance(value, dict) else enumerate(value)
     return [found for key, item in items for found in _non_finite(item, f"{prefix}{key}.", walked)]
+
+
+def load_saved_config(raw: dict[str, Any]) -> Any:
+    """A run's saved config (a checkpoint's or ``config.yaml``): model keys of other architectures are dropped."""
+    model = raw.get("model")
+    if isinstance(model, dict) and model.get("name") in architecture_names():  # else load_config names what is wrong
+        raw = {**raw, "model": saved_model_keys(model)}
+    return load_config(raw)

@@ -18,6 +18,7 @@ from deepfit.config.base import NamedSection, is_section, members
 from deepfit.config.run import Config
 from deepfit.config.yaml_io import parse_yaml
 from deepfit.errors import did_you_mean
+from deepfit.registry import Registry
 
 # ---------------------------------------------------------------- error messages
 # pydantic errors about the kind of a value, rather than its range: reported as "expected ...; got ...".
@@ -67,8 +68,8 @@ def _child(schema: Schema, part: str | int) -> Schema | None:
     """The schema under key or index ``part``; None when ``part`` is not one (pydantic's tag of a union member)."""
     for member in members(schema[0]):
         origin, args = get_origin(member), get_args(member)
-        if is_section(member) and isinstance(part, str) and part in member.model_fields:
-            field = member.model_fields[part]
+        if is_section(member) and isinstance(part, str) and part in _fields(member):
+            field = _fields(member)[part]
             return field.annotation, field.metadata
         if origin is list and isinstance(part, int):
             return args[0], []
@@ -79,6 +80,11 @@ def _child(schema: Schema, part: str | int) -> Schema | None:
         if member is Any:
             return Any, []
     return None
+
+
+def _fields(section: type[BaseModel]) -> dict[str, FieldInfo]:
+    key_fields = getattr(section, "key_fields", None)
+    return key_fields() if key_fields is not None else section.model_fields
 
 
 def schema_at(parts: list[str]) -> Schema | None:
@@ -99,24 +105,38 @@ def is_named(annotation: Any) -> bool:
 def _describe(errors: list[ErrorDetails], loc: list[str | int], schema: Schema) -> str:
     """What is wrong at one key, in words: an unknown key, a value out of range, or a value of the wrong kind."""
     if errors[0]["type"] == "extra_forbidden":
+        if "architecture" in (errors[0].get("ctx") or {}):  # the model section words its own (config/model.py)
+            return errors[0]["msg"]
         known, name = _known_keys(loc[:-1]), str(loc[-1])
         homes = [key for key in _all_keys() if key.endswith(f".{name}")]  # the one section that has it, if any
         elsewhere = f" (did you mean '{homes[0]}'?)" if len(homes) == 1 else ""
         return f"unknown key '{name}'{did_you_mean(name, known) or elsewhere}; allowed: {', '.join(known)}"
     other = next((e for e in errors if e["type"] not in _TYPE_ERRORS), None)
     if other is not None:  # the value has the right kind (one union member took it), but not a valid value
-        msg = other["msg"].removeprefix("Value error, ")
-        return msg if isinstance(other["input"], dict) else f"{msg} (got {show_value(other['input'])})"
+        msg, value = other["msg"].removeprefix("Value error, "), other["input"]
+        said = isinstance(value, dict) or (isinstance(value, str) and repr(value) in msg)  # "unknown loss 'x'"
+        return msg if said else f"{msg} (got {show_value(value)})"
     value = errors[0]["input"]
     text = f"expected {expected(*schema)}; got {show_value(value)}"
     if isinstance(value, str):
-        names = [a for m in members(schema[0]) if get_origin(m) is Literal for a in get_args(m)]
-        text += did_you_mean(value, names)
+        text += did_you_mean(value, names_of(*schema))
         if type(_scalar(value)) in (int, float):
             text += " (a quoted string: write it without quotes)"
-    elif isinstance(value, int | float) and str in members(schema[0]):
+    elif isinstance(value, int | float) and str in members(schema[0]) and _registry(schema[1]) is None:
         text += " (write it in quotes)"
     return text
+
+
+def names_of(annotation: Any, metadata: list[Any]) -> list[str]:
+    """The names a value takes: its ``Literal``'s, or the registry's that checks it (``config/train.py``)."""
+    registry = _registry(metadata)
+    if registry is not None:
+        return registry.names()
+    return [a for m in members(annotation) if get_origin(m) is Literal for a in get_args(m)]
+
+
+def _registry(metadata: list[Any]) -> Registry | None:
+    return next((item for item in metadata if isinstance(item, Registry)), None)
 
 
 def _scalar(text: str) -> Any:
@@ -149,12 +169,15 @@ def expected(annotation: Any, metadata: list[Any]) -> str:
     if origin is dict:
         return "a mapping"
     if is_named(annotation):
-        names = get_args(annotation.model_fields["name"].annotation)
-        return f"a name ({', '.join(names)}) or a mapping with a name"
+        field = annotation.model_fields["name"]
+        return f"a name ({', '.join(names_of(field.annotation, field.metadata))}) or a mapping with a name"
     if is_section(annotation):
         return "a section (a mapping of keys)"
     if annotation in (int, float):
         return _bounded(annotation, metadata)
+    registry = _registry(metadata)
+    if registry is not None:
+        return f"a registered {registry.family} ({', '.join(registry.names())})"
     return _NOUNS.get(annotation, "a valid value")
 
 
@@ -216,7 +239,7 @@ def _where(dotted: str, origin: str, lines: dict[str, int | str]) -> tuple[float
 def _all_keys(model: type[BaseModel] = Config, prefix: str = "") -> list[str]:
     """Every dotted key of the config, sections included."""
     keys = []
-    for name, field in model.model_fields.items():
+    for name, field in _fields(model).items():
         keys.append(f"{prefix}{name}")
         for section in (m for m in members(field.annotation) if is_section(m)):
             keys += _all_keys(section, f"{prefix}{name}.")

@@ -9,9 +9,11 @@ import yaml
 from pydantic import (
     Field,
     PrivateAttr,
+    SerializeAsAny,
     field_validator,
 )
 
+from deepfit.config.architectures import AutoModelConfig
 from deepfit.config.base import NamedSection, Section
 from deepfit.config.data import DataConfig
 from deepfit.config.model import ModelConfig
@@ -94,7 +96,7 @@ class TuneConfig(Section):
     @field_validator("space")
     @classmethod
     def _valid_space(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        from deepfit.tuning.space import parse_space
+        from deepfit.config.space import parse_space
 
         parse_space(value)  # raises ValueError naming each bad key
         return value
@@ -122,7 +124,8 @@ class TuneConfig(Section):
 
 class Config(Section):
     data: DataConfig = Field(default_factory=DataConfig)
-    model: ModelConfig = Field(default_factory=ModelConfig)
+    # the class of the architecture model.name names (dumped as that class: its own keys only)
+    model: SerializeAsAny[ModelConfig] = Field(default_factory=AutoModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
@@ -149,7 +152,7 @@ class Config(Section):
             if (value := getattr(data, key)) and not value.startswith("builtin:")
         }
         copy = self.model_copy(update={"data": data.model_copy(update=updates)})
-        file, _, function = (self.model.builder or "").rpartition(":")
+        file, _, function = (getattr(self.model, "builder", None) or "").rpartition(":")
         if file.endswith(".py"):  # model.builder: my_models.py:build, beside the config file
             copy.model = self.model.model_copy(update={"builder": f"{self.resolve_path(file)}:{function}"})
         copy._base_dir = self._base_dir

@@ -5,16 +5,26 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     Field,
     field_validator,
 )
 
 from deepfit.config.base import NamedSection, Section
+from deepfit.training.registry import LOSSES, OPTIMIZERS, SCHEDULES
+
+# A name checked against its registry (without importing what it names); the registry rides along in the
+# metadata, so that an error can list the names it takes, those registered from Python included.
+OptimizerName = Annotated[str, AfterValidator(OPTIMIZERS.check), OPTIMIZERS]
+ScheduleName = Annotated[str, AfterValidator(SCHEDULES.check), SCHEDULES]
+LossName = Annotated[str, AfterValidator(LOSSES.check), LOSSES]
 
 
 # ---------------------------------------------------------------- train
 class OptimizerConfig(NamedSection):
-    name: Literal["sgd", "adam", "adamw", "adagrad", "rmsprop"] = Field("adamw", description="Optimizer.")
+    name: OptimizerName = Field(
+        "adamw", description="Optimizer: sgd, adam, adamw, adagrad, rmsprop or a registered one."
+    )
     momentum: float = Field(0.9, ge=0, lt=1, description="Momentum (sgd, rmsprop).")
     nesterov: bool = Field(False, description="Nesterov momentum (sgd).")
     betas: tuple[float, float] = Field((0.9, 0.999), description="Adam(W) betas.")
@@ -22,8 +32,9 @@ class OptimizerConfig(NamedSection):
 
 
 class ScheduleConfig(NamedSection):
-    name: Literal["constant", "step", "exponential", "cosine", "onecycle", "plateau"] = Field(
-        "cosine", description="Learning-rate schedule."
+    name: ScheduleName = Field(
+        "cosine",
+        description="Learning-rate schedule: constant, step, exponential, cosine, onecycle, plateau, or registered.",
     )
     warmup_epochs: float = Field(0.0, ge=0, description="Linear warm-up from 0 over this many epochs.")
     step_size: int = Field(10, ge=1, description="Epochs between decays (step).")
@@ -100,8 +111,10 @@ class TrainConfig(Section):
     weight_decay: float = Field(1e-4, ge=0, description="L2 penalty (decoupled for adamw).")
     l1: float = Field(0.0, ge=0, description="L1 penalty on weights, added to the loss.")
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
-    loss: Literal["auto", "cross_entropy", "mse", "mae", "huber"] = Field(
-        "auto", description="auto: cross_entropy for classification, mse for regression."
+    loss: LossName = Field(
+        "auto",
+        description="cross_entropy, mse, mae, huber or a registered loss; auto: cross_entropy for classification, "
+        "mse for regression.",
     )
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="Label smoothing (cross_entropy).")
     class_weights: Literal["none", "balanced"] = Field("none", description="Weight classes inversely to frequency.")

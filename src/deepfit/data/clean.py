@@ -57,7 +57,7 @@ def clean(
     report["duplicate_rows"] = int(duplicated.sum())
     frame = frame.loc[~duplicated]
 
-    frame, report["conflicts"] = _resolve_conflicts(frame, schema, config.conflicts)
+    frame, report["conflicts"] = resolve_conflicts(frame, schema.features, schema.target, schema.task, config.conflicts)
 
     missing = frame[schema.features].isna()
     report["missing_values"] = {c: int(n) for c, n in missing.sum().items() if n}
@@ -73,8 +73,8 @@ def clean(
     report["columns"] = dict(schema.kinds)
     report["date_formats"] = {c: f for c, f in schema.date_formats.items() if c in schema.kinds}
     report["rows_out"] = len(frame)
-    report["target_summary"] = _target_summary(frame[target], schema.task)
-    _check_usable(frame, schema)
+    report["target_summary"] = target_summary(frame[target], schema.task)
+    check_usable(frame, target, schema.task)
     return frame, report
 
 
@@ -96,30 +96,42 @@ def check_enough_rows(frame: pd.DataFrame, report: dict[str, Any], target: str, 
         )
 
 
-def _resolve_conflicts(frame: pd.DataFrame, schema: Schema, policy: str) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Rows with identical features but different labels (classification only)."""
-    info: dict[str, Any] = {"groups": 0, "rows": 0, "policy": policy, "rows_removed": 0}
-    if schema.task != "classification":
+def resolve_conflicts(
+    frame: pd.DataFrame, features: list[str], target: str, task: str, policy: str, *, show: str | None = None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Rows with identical ``features`` but different labels (classification only): keep, drop or majority.
+
+    Examples are the first rows' numbers, or with ``show`` (an image's path column) the groups as
+    ``"value (label)"`` lists.
+    """
+    info: dict[str, Any] = {"groups": 0, "rows": 0, "policy": policy, "rows_removed": 0, "examples": []}
+    if task != "classification":
         return frame, info
     # One hash per row of features (NaN-safe), so groups of identical features are found in one pass.
-    keys = pd.util.hash_pandas_object(frame[schema.features], index=False)
-    labels_per_key = frame.groupby(keys)[schema.target].transform("nunique")
-    conflicted = labels_per_key > 1
+    keys = pd.util.hash_pandas_object(frame[features], index=False)
+    labels = frame[target].astype(str)  # 3 and "3" are one label
+    conflicted = labels.groupby(keys).transform("nunique") > 1
     info["groups"] = int(keys[conflicted].nunique())
     info["rows"] = int(conflicted.sum())
-    info["examples"] = [int(i) for i in frame.index[conflicted][:10]]
+    if show is None:
+        info["examples"] = [int(i) for i in frame.index[conflicted][:10]]
+    else:
+        info["examples"] = [
+            [f"{v} ({label})" for v, label in zip(group[show], group[target], strict=True)]
+            for _, group in list(frame[conflicted.to_numpy()].groupby(keys[conflicted].to_numpy(), sort=False))[:5]
+        ]
     if not conflicted.any() or policy == "keep":
         return frame, info
     if policy == "drop":
-        keep = ~conflicted
+        keep = ~conflicted.to_numpy()
     else:  # majority: keep the rows carrying each group's most frequent label (ties: first seen)
-        majority = frame.groupby(keys)[schema.target].agg(lambda s: s.value_counts().index[0])
-        keep = frame[schema.target].to_numpy() == majority.loc[keys].to_numpy()
+        majority = labels.groupby(keys).agg(lambda s: s.value_counts().index[0])
+        keep = labels.to_numpy() == majority.loc[keys].to_numpy()
     info["rows_removed"] = int(len(frame) - keep.sum())
     return frame.loc[keep], info
 
 
-def _target_summary(target: pd.Series, task: str) -> dict[str, Any]:
+def target_summary(target: pd.Series, task: str) -> dict[str, Any]:
     if task == "classification":
         counts = target.value_counts()
         return {
@@ -130,25 +142,34 @@ def _target_summary(target: pd.Series, task: str) -> dict[str, Any]:
     return {k: float(getattr(values, k)()) for k in ("mean", "std", "min", "max")}
 
 
-def _check_usable(frame: pd.DataFrame, schema: Schema) -> None:
+def check_usable(frame: pd.DataFrame, target: str, task: str, *, origin: str | None = None) -> None:
+    """Rows left, two classes or more, numeric regression labels. ``origin``: the images' folder or table."""
     if frame.empty:
+        if origin:
+            raise DataError(f"no usable images in {origin}", hint="check the data report's unreadable files")
         raise DataError(
             "no rows are left after cleaning",
             hint="check the target column and data.clean (for example clean.missing: impute instead of drop)",
         )
-    if schema.task == "classification":
-        classes = frame[schema.target].unique()
+    if task == "classification":
+        classes = frame[target].unique()
         if len(classes) < 2:
-            raise DataError(
-                f"the target '{schema.target}' has a single class ('{classes[0]}'); classification needs two or more",
-                hint="check the target column, or set data.task: regression",
+            who, hint = (
+                (origin, "add a sub-folder (or labelled rows) for every class")
+                if origin
+                else (
+                    f"the target '{target}'",
+                    "check the target column, or set data.task: regression",
+                )
             )
-    elif not pd.api.types.is_numeric_dtype(frame[schema.target]):
-        bad = pd.to_numeric(frame[schema.target], errors="coerce").isna()
+            raise DataError(f"{who} has a single class ('{classes[0]}'); classification needs two or more", hint=hint)
+    elif not pd.api.types.is_numeric_dtype(frame[target]):
+        bad = pd.to_numeric(frame[target], errors="coerce").isna()
         if bad.any():
-            value = frame[schema.target][bad].iloc[0]
+            value = frame[target][bad].iloc[0]
+            where = f" in {origin}" if origin else ""
             raise DataError(
-                f"regression target '{schema.target}' holds non-numeric values such as {value!r}",
+                f"regression target '{target}'{where} holds non-numeric values such as {value!r}",
                 hint="fix those cells, or set data.task: classification",
             )
 

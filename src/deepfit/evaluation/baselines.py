@@ -300,7 +300,7 @@ def finding(
     ``config`` is the run's ``Config``; ``epochs`` and ``best_epoch`` what training did. Also sets
     ``beats_network`` on the baselines.
     """
-    from deepfit.training.diagnostics import Finding
+    from deepfit.training.findings import Finding
 
     winners = mark_winners(network, baselines, task)
     if not winners or network is None:

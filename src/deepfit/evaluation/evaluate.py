@@ -40,7 +40,7 @@ def epoch_metrics_fn(task: str, monitor: str, target_scale: tuple[float, float] 
         y = target.cpu().numpy()
         if monitor in ("loss", "accuracy"):
             return {"accuracy": float((outputs.argmax(1).cpu().numpy() == y).mean())}
-        report = M.classification_report(y, probabilities(outputs), list(range(outputs.shape[1])))
+        report = M.classification_report(y, probabilities(outputs), [*range(outputs.shape[1])])
         return {"accuracy": report["accuracy"], monitor: report[monitor]}
 
     def regression(outputs: torch.Tensor, target: torch.Tensor) -> dict[str, float]:

@@ -218,12 +218,16 @@ def forecast_report(
     if history is None or len(truth) == 0:
         return report
     season = min(season, history.shape[1])
-    baselines = {
+    baselines: dict[str, dict[str, Any]] = {
         "naive": point_metrics(truth, naive_forecast(history, horizon)),
         "seasonal_naive": {"season": season, **point_metrics(truth, seasonal_naive_forecast(history, horizon, season))},
     }
     usable = autoregressive is not None and len(autoregressive) == n_targets and all(autoregressive)
-    if usable and all(len(f["coef"][0]) == horizon and f["order"] <= history.shape[1] for f in autoregressive):
+    if (
+        autoregressive is not None
+        and usable
+        and all(len(f["coef"][0]) == horizon and f["order"] <= history.shape[1] for f in autoregressive)
+    ):
         forecast = autoregressive_forecast(history, autoregressive)
         orders = sorted({f["order"] for f in autoregressive})
         baselines["autoregressive"] = {

@@ -89,6 +89,8 @@ def fit_classifier(
     x: torch.Tensor, y: torch.Tensor, n_classes: int, *, steps: int = 300, seed: int = 0, hidden: int = 64
 ) -> nn.Module:
     """A small MLP on flattened inputs, full-batch Adam: seconds at most on the CPU for a few thousand rows."""
+    from deepfit.training.steps import backward  # the one training backward pass (tests/training/test_steps.py)
+
     torch.manual_seed(seed)
     x = x.flatten(1).float()
     model = nn.Sequential(nn.Linear(x.shape[1], hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
@@ -96,7 +98,7 @@ def fit_classifier(
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3, weight_decay=1e-4)
     for _ in range(steps):
         optimizer.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
+        backward(nn.functional.cross_entropy(model(x), y))
         optimizer.step()
     return model.eval()
 

@@ -1,6 +1,7 @@
 """The parts of report.html particular to a GAN run: its curves, its scores and findings, its samples.
 
-Read from the run's files (metrics.jsonl, eval.json, samples.png or samples.csv) without torch.
+Read from the run's files (metrics.jsonl, eval.json, samples.png or samples.csv) without torch. Also the
+console table of eval.json's scores (``print_results``: the end of ``deepfit train`` and ``deepfit evaluate``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import math
 from typing import Any
 
 from deepfit.evaluation.report_page import card, kv_table
-from deepfit.runs_table import RunSummary
+from deepfit.run_summary import RunSummary
 
 Section = tuple[str, str, str]  # (anchor id, title, inner HTML), as report.py
 SAMPLE_ROWS = 12
@@ -184,3 +185,20 @@ def _samples(run: RunSummary) -> Section | None:
 
 def _num(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, int | float) else "—"
+
+
+# ---------------------------------------------------------------- the console
+def print_results(console: Any, report: dict[str, Any], split: str) -> None:
+    """The headline scores of eval.json as a table, then the findings (also ``deepfit evaluate RUN``)."""
+    from rich.table import Table
+
+    table = Table(title=f"GAN evaluation ({split} split)", title_justify="left")
+    table.caption = f"{report['n_real']} real and {report['n_generated']} generated samples"
+    table.add_column("score")
+    table.add_column("value", justify="right")
+    table.add_column("ideal", justify="right")
+    for label, value, ideal in score_rows(report):
+        table.add_row(label, f"{value:.3f}", ideal)
+    console.print(table)
+    for line in report["findings"]:
+        console.print(f"  • {line}")

@@ -1,13 +1,18 @@
 """Metric names and the direction each improves in: what early stopping, tuning and selection need.
 
+``METRICS`` is a :class:`deepfit.registry.Registry` of :class:`MetricInfo` (register one to monitor a metric
+your own ``metrics_fn`` reports).
+
 Kept apart from ``metrics.py`` (NumPy) so that validating a config stays import-light.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
+
+from deepfit.errors import did_you_mean
+from deepfit.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -32,10 +37,13 @@ _GREATER_IS_BETTER = (
 )
 _LOWER_IS_BETTER = ("loss", "log_loss", "mae", "mse", "rmse", "mape")
 
-METRICS: dict[str, MetricInfo] = {
-    **{name: MetricInfo(name, greater_is_better=True) for name in _GREATER_IS_BETTER},
-    **{name: MetricInfo(name, greater_is_better=False) for name in _LOWER_IS_BETTER},
-}
+METRICS: Registry[MetricInfo] = Registry(
+    "metric",
+    {
+        **{name: MetricInfo(name, greater_is_better=True) for name in _GREATER_IS_BETTER},
+        **{name: MetricInfo(name, greater_is_better=False) for name in _LOWER_IS_BETTER},
+    },
+)
 
 
 def metric_info(name: str) -> MetricInfo:
@@ -49,10 +57,10 @@ def metric_info(name: str) -> MetricInfo:
     ValueError: Unknown metric 'f1_macr' (did you mean 'f1_macro'?). Known metrics: accuracy, ...
     """
     if name in METRICS:
-        return METRICS[name]
-    close = difflib.get_close_matches(str(name), list(METRICS), n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    raise ValueError(f"Unknown metric '{name}'{hint}. Known metrics: {', '.join(sorted(METRICS))}.")
+        return METRICS.get(name)
+    # a ValueError, not get's ConfigError: config validators raise it, and pydantic reports it at the key
+    names = sorted(METRICS.names())
+    raise ValueError(f"Unknown metric '{name}'{did_you_mean(name, names)}. Known metrics: {', '.join(names)}.")
 
 
 def is_better(name: str, new: float | None, best: float | None, min_delta: float = 0.0) -> bool:

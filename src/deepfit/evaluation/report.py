@@ -19,8 +19,8 @@ from deepfit.evaluation.plots import metric_label
 from deepfit.evaluation.predictions import read_predictions, regression_arrays
 from deepfit.evaluation.report_page import SEVERITIES, card, kv_table, page, severity_badge
 from deepfit.models.registry import describe
+from deepfit.run_summary import RunSummary, read_optional, summarize_run
 from deepfit.runs import CONFIG, write_text
-from deepfit.runs_table import RunSummary, read_optional, summarize_run
 
 REPORT = "report.html"
 # The names deepfit.training.diagnostics writes; repeated, not imported, since that module loads torch.

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from deepfit.config import ModelConfig
+from deepfit.config import AutoModelConfig, ConvConfig
 from deepfit.data.spec import DataSpec
 from deepfit.models.init import init_weights
 from deepfit.models.mlp import ACTIVATIONS
@@ -125,7 +125,7 @@ class ResNet(nn.Module):
         return self.head(self.stages(self.stem(x)))
 
 
-def _build(cls: type[nn.Module], spec: DataSpec, config: ModelConfig) -> nn.Module:
+def _build(cls: type[nn.Module], spec: DataSpec, config: ConvConfig) -> nn.Module:
     if len(spec.input_shape) != 3:
         raise ValueError(f"{cls.__name__} needs image data (input_shape [C, H, W]); got {spec.input_shape}")
     model = cls(
@@ -144,15 +144,15 @@ def _build(cls: type[nn.Module], spec: DataSpec, config: ModelConfig) -> nn.Modu
     return model
 
 
-def build_cnn(spec: DataSpec, config: ModelConfig) -> nn.Module:
+def build_cnn(spec: DataSpec, config: ConvConfig) -> nn.Module:
     return _build(ConvNet, spec, config)
 
 
-def build_resnet(spec: DataSpec, config: ModelConfig) -> nn.Module:
+def build_resnet(spec: DataSpec, config: ConvConfig) -> nn.Module:
     return _build(ResNet, spec, config)
 
 
-def image_rule(spec: DataSpec, config: ModelConfig) -> tuple[dict[str, Any], str]:
+def image_rule(spec: DataSpec, config: AutoModelConfig) -> tuple[dict[str, Any], str]:
     """A conv stack for small data or small images, a ResNet otherwise; wider with more images.
 
     Stages: 2 below 8 pixels a side, 3 up to 63, 4 from 64. Width: 16 below 1,000 training images,

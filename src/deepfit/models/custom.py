@@ -13,7 +13,7 @@ from typing import Any
 
 from torch import nn
 
-from deepfit.config import ModelConfig
+from deepfit.config import CustomConfig
 from deepfit.data.spec import DataSpec
 from deepfit.errors import ConfigError, RunError
 
@@ -56,7 +56,7 @@ def _import_file(path: Path) -> ModuleType:
     return module
 
 
-def build_custom(spec: DataSpec, config: ModelConfig) -> nn.Module:
+def build_custom(spec: DataSpec, config: CustomConfig) -> nn.Module:
     builder = load_builder(config.builder)
     takes_config = len(inspect.signature(builder).parameters) >= 2
     model = builder(spec, config) if takes_config else builder(spec)

@@ -21,10 +21,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from deepfit.config import CleanConfig, ModelConfig, PreprocessConfig
-from deepfit.data.preprocess import TabularPreprocessor, _key
+from deepfit.config import CleanConfig, ModelConfig, PreprocessConfig, saved_model_config
 from deepfit.data.schema import Schema
 from deepfit.data.spec import DataSpec
+from deepfit.data.tabular.preprocess import TabularPreprocessor, _key
 from deepfit.errors import DataError, RunError
 from deepfit.models.mlp import ACTIVATIONS
 
@@ -304,7 +304,7 @@ def load_gan(run_dir: str | Path) -> tuple[GAN, GanCodec]:
             f"{run_dir} is not a GAN run (model.name: {meta['model']['name']})",
             hint="deepfit sample needs a run trained with model.name: gan; use deepfit predict for this one",
         )
-    model = build_gan(DataSpec.from_dict(meta["spec"]), ModelConfig(**meta["model"]))
+    model = build_gan(DataSpec.from_dict(meta["spec"]), saved_model_config(meta["model"]))
     load_weights(model, folder / WEIGHTS, str(folder / META))
     return model.eval(), GanCodec.from_dict(read_json(folder / PREPROCESSING))
 

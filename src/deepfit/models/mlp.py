@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from deepfit.config import ModelConfig
+from deepfit.config import MLPConfig
 from deepfit.data.spec import DataSpec
 from deepfit.models.init import init_weights
 
@@ -60,7 +60,7 @@ class MLP(nn.Module):
         return self.head(self.body(x))
 
 
-def build_mlp(spec: DataSpec, config: ModelConfig) -> MLP:
+def build_mlp(spec: DataSpec, config: MLPConfig) -> MLP:
     model = MLP(
         spec.n_features,
         spec.n_outputs,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from deepfit.config import ModelConfig
+from deepfit.config import NGramConfig
 from deepfit.data.spec import DataSpec
 from deepfit.models.init import init_weights
 from deepfit.models.text import require_text_spec
@@ -63,7 +63,7 @@ class NGramBag(nn.Module):
         return self.head(self.dropout(pooled))
 
 
-def build_ngram(spec: DataSpec, config: ModelConfig) -> NGramBag:
+def build_ngram(spec: DataSpec, config: NGramConfig) -> NGramBag:
     require_text_spec(spec, "ngram")
     model = NGramBag(
         spec.vocab_size,

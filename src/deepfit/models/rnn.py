@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from deepfit.config import ModelConfig
+from deepfit.config import AutoModelConfig, RNNConfig
 from deepfit.data.spec import DataSpec
 from deepfit.errors import ConfigError
 from deepfit.models.init import init_weights
@@ -108,7 +108,7 @@ def _sequence_spec(spec: DataSpec, name: str) -> None:
         )
 
 
-def _build(cell: str, spec: DataSpec, config: ModelConfig) -> SequenceRNN:
+def _build(cell: str, spec: DataSpec, config: RNNConfig) -> SequenceRNN:
     _sequence_spec(spec, cell)
     model = SequenceRNN(
         spec.input_shape[1],
@@ -124,20 +124,20 @@ def _build(cell: str, spec: DataSpec, config: ModelConfig) -> SequenceRNN:
     return model
 
 
-def build_rnn(spec: DataSpec, config: ModelConfig) -> SequenceRNN:
+def build_rnn(spec: DataSpec, config: RNNConfig) -> SequenceRNN:
     return _build("rnn", spec, config)
 
 
-def build_lstm(spec: DataSpec, config: ModelConfig) -> SequenceRNN:
+def build_lstm(spec: DataSpec, config: RNNConfig) -> SequenceRNN:
     return _build("lstm", spec, config)
 
 
-def build_gru(spec: DataSpec, config: ModelConfig) -> SequenceRNN:
+def build_gru(spec: DataSpec, config: RNNConfig) -> SequenceRNN:
     return _build("gru", spec, config)
 
 
 # ---------------------------------------------------------------- model.name: auto
-def sequence_rule(spec: DataSpec, config: ModelConfig) -> tuple[dict[str, Any], str]:
+def sequence_rule(spec: DataSpec, config: AutoModelConfig) -> tuple[dict[str, Any], str]:
     """A GRU below 2,000 training samples (fewer parameters per unit), an LSTM from there; two layers from 20,000.
 
     Forecasts read their window forwards only; whole sequences to classify are read both ways.

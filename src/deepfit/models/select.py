@@ -1,8 +1,10 @@
 """``model.name: auto``: the architecture family from the data's kind and task, its size from the data.
 
-Each data kind has a rule ``rule(spec, config) -> (ModelConfig updates, reason)``. The resolved config
-(a concrete name) is what is built, printed, and saved in ``config.yaml`` and ``model/meta.json``, so a
-saved run never depends on this choice being made the same way again.
+Each data kind has a rule ``rule(spec, config) -> (model key updates, reason)``. The resolved config (a
+concrete name, as the class of that architecture) is what is built, printed, and saved in ``config.yaml`` and
+``model/meta.json``, so a saved run never depends on this choice being made the same way again. ``auto``
+accepts the keys of every family it chooses among; keys set for another family than the one chosen are an
+error naming them.
 """
 
 from __future__ import annotations
@@ -10,15 +12,16 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from torch import nn
 
-from deepfit.config import ModelConfig, TrainConfig
+from deepfit.config import AutoModelConfig, ModelConfig, TabMConfig, TrainConfig
+from deepfit.config.model import config_class
 from deepfit.data.spec import DataSpec
 from deepfit.errors import ConfigError
 
-Rule = Callable[[DataSpec, ModelConfig], tuple[dict[str, Any], str]]
+Rule = Callable[[DataSpec, AutoModelConfig], tuple[dict[str, Any], str]]
 _RULES: dict[str, Rule] = {}
 
 
@@ -34,21 +37,46 @@ def resolve_model(config: ModelConfig, spec: DataSpec) -> tuple[ModelConfig, str
     rule = _RULES.get(spec.kind)
     if rule is None:
         raise ConfigError(f"model.name auto has no rule for {spec.kind} data", hint="set model.name explicitly")
-    updates, reason = rule(spec, config)
+    updates, reason = rule(spec, cast(AutoModelConfig, config))
     # auto fills in what the user did not say: keys set in the config keep their values
     kept = {k: v for k, v in updates.items() if k == "name" or k not in config.model_fields_set}
-    resolved = config.model_copy(update=kept)
+    resolved = chosen_config(config, kept, reason)
     if kept != updates:  # the rule described its own sizes: describe what will be built instead
         reason = _redescribe(reason, resolved, spec)
         reason += f" (kept from the config: {', '.join(sorted(set(updates) - set(kept)))})"
     return resolved, reason
 
 
-def describe_choice(config: ModelConfig) -> str:
+def chosen_config(config: ModelConfig, updates: dict[str, Any], reason: str = "") -> ModelConfig:
+    """The class of the architecture ``updates["name"]``, from the keys the user set and ``updates``; a key set
+    that this architecture does not have is a ConfigError naming it (``reason``: why auto chose it)."""
+    name = updates["name"]
+    target = config_class(name)
+    user = {k: getattr(config, k) for k in config.model_fields_set if k != "name"}
+    foreign = sorted(k for k in user if k not in target.model_fields)
+    if foreign and target.model_config.get("extra") != "allow":
+        owners = sorted({n for n in _architectures() if any(k in config_class(n).model_fields for k in foreign)})
+        keys = ", ".join(f"model.{k}" for k in foreign)
+        why = f" ({reason})" if reason else ""
+        raise ConfigError(
+            f"model.name auto chose {name} for this data{why}; {name} has no {keys}",
+            hint=f"remove {keys}, or set model.name to an architecture that has {'it' if len(foreign) == 1 else 'them'}"
+            + (f" ({', '.join(owners)})" if owners else ""),
+        )
+    return target.model_validate({**user, **updates})
+
+
+def _architectures() -> list[str]:
+    from deepfit.models.registry import architecture_names
+
+    return [n for n in architecture_names() if n != "auto"]
+
+
+def describe_choice(model: ModelConfig) -> str:
     """The resolved model in the words of the rules: ``MLP [128, 128]``, ``cnn [16, 32]``, ``bidirectional GRU
     64 x 1 layer(s)``, ``transformer d_model 128, 2 layers``."""
-    name = config.name
-    both_ways = "bidirectional " if config.bidirectional else ""
+    name, config = model.name, cast(Any, model)  # the keys of the family ``name``
+    both_ways = "bidirectional " if getattr(config, "bidirectional", False) else ""
     if name == "mlp":
         return f"MLP {config.hidden}"
     if name in ("cnn", "resnet"):
@@ -65,8 +93,8 @@ def describe_choice(config: ModelConfig) -> str:
         bigrams = f" + {config.ngram_buckets:,} bigram buckets" if config.ngram_buckets else ""
         return f"ngram bag of words{bigrams}, width {config.embedding_dim or 32}"
     if name == "tabm":
-        blocks = config.tabm_blocks or (2 if config.tabm_embedding != "none" else 3)
-        return f"TabM k={config.tabm_k} x {_count(blocks, 'block')} of {config.tabm_width}"
+        n_blocks = config.tabm_blocks or (2 if config.tabm_embedding != "none" else 3)
+        return f"TabM k={config.tabm_k} x {_count(n_blocks, 'block')} of {config.tabm_width}"
     from deepfit.models.registry import describe
 
     return describe(config.model_dump())
@@ -100,7 +128,9 @@ def build_auto(spec: DataSpec, config: ModelConfig) -> nn.Module:
     return get_builder(resolved.name)(spec, resolved)
 
 
-def within_budget(candidates: list[dict[str, Any]], spec: DataSpec, config: ModelConfig) -> tuple[dict[str, Any], int]:
+def within_budget(
+    candidates: list[dict[str, Any]], spec: DataSpec, config: AutoModelConfig
+) -> tuple[dict[str, Any], int]:
     """The first (largest) candidate whose parameter count fits ``config.max_params``; else the smallest.
 
     Keys the user set in the config override the candidates', so the count is of what will be built.
@@ -108,9 +138,10 @@ def within_budget(candidates: list[dict[str, Any]], spec: DataSpec, config: Mode
     from deepfit.models.registry import get_builder
 
     counted = []
-    user = {k: getattr(config, k) for k in config.model_fields_set if k != "name"}
     for updates in candidates:
-        resolved = config.model_copy(update={**updates, **user})
+        target = config_class(updates["name"])
+        user = {k: getattr(config, k) for k in config.model_fields_set if k != "name" and k in target.model_fields}
+        resolved = target.model_validate({**updates, **user})  # keys of another family: refused by resolve_model
         params = sum(p.numel() for p in get_builder(resolved.name)(spec, resolved).parameters())
         if config.max_params is None or params <= config.max_params:
             return updates, params
@@ -154,7 +185,7 @@ def epoch_budget(n_train: int) -> float:
     return EPOCH_MACS * max(1.0, n_train / 10_000)
 
 
-def tabular_rule(spec: DataSpec, config: ModelConfig) -> tuple[dict[str, Any], str]:
+def tabular_rule(spec: DataSpec, config: AutoModelConfig) -> tuple[dict[str, Any], str]:
     """TabM (Gorishniy et al., ICLR 2025): k members sharing one MLP, the largest of ``TABM_SIZES`` (the paper's
     k=32, width 512 first) whose epoch fits :func:`epoch_budget` and whose parameters fit model.max_params.
 
@@ -177,7 +208,7 @@ def tabular_rule(spec: DataSpec, config: ModelConfig) -> tuple[dict[str, Any], s
     return updates, reason
 
 
-def tabm_macs(spec: DataSpec, config: ModelConfig) -> float:
+def tabm_macs(spec: DataSpec, config: TabMConfig | AutoModelConfig) -> float:
     """Multiply-adds of one TabM forward pass for one row: the numeric embeddings, then k members."""
     from deepfit.models.tabm import EMBEDDING_SIZE
 
@@ -190,7 +221,7 @@ def tabm_macs(spec: DataSpec, config: ModelConfig) -> float:
     return bins + config.tabm_k * per_member
 
 
-def _mlp_rule(spec: DataSpec, config: ModelConfig, n: int) -> tuple[dict[str, Any], str]:
+def _mlp_rule(spec: DataSpec, config: AutoModelConfig, n: int) -> tuple[dict[str, Any], str]:
     width = int(min(512, max(32, 2 ** round(math.log2(4 * n**0.5)))))
     depth = 3 if n >= 50_000 else 2
     candidates = [

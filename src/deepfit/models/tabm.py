@@ -21,7 +21,7 @@ import math
 import torch
 from torch import nn
 
-from deepfit.config import ModelConfig
+from deepfit.config import TabMConfig
 from deepfit.data.spec import DataSpec
 
 EMBEDDING_SIZE = 16  # the TabM paper's d_embedding for piecewise-linear embeddings
@@ -110,7 +110,7 @@ def combine(members: torch.Tensor, task: str) -> torch.Tensor:
     return members.mean(dim=1)
 
 
-def build_tabm(spec: DataSpec, config: ModelConfig) -> TabM:
+def build_tabm(spec: DataSpec, config: TabMConfig) -> TabM:
     return TabM(
         spec.n_features,
         spec.n_outputs,

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from deepfit.config import ModelConfig, TrainConfig
+from deepfit.config import AutoModelConfig, TextRNNConfig, TrainConfig, TransformerConfig
 from deepfit.data.spec import DataSpec
 from deepfit.errors import ConfigError
 from deepfit.models.init import init_weights
@@ -148,7 +148,7 @@ def require_text_spec(spec: DataSpec, name: str) -> None:
         )
 
 
-def build_text_rnn(spec: DataSpec, config: ModelConfig) -> TextRNN:
+def build_text_rnn(spec: DataSpec, config: TextRNNConfig) -> TextRNN:
     require_text_spec(spec, "text_rnn")
     pooling = "max" if config.pooling == "auto" else config.pooling
     if pooling == "cls":
@@ -168,7 +168,7 @@ def build_text_rnn(spec: DataSpec, config: ModelConfig) -> TextRNN:
     return model
 
 
-def build_transformer(spec: DataSpec, config: ModelConfig) -> TextTransformer:
+def build_transformer(spec: DataSpec, config: TransformerConfig) -> TextTransformer:
     require_text_spec(spec, "transformer")
     if config.d_model % config.heads:
         raise ConfigError(
@@ -197,7 +197,7 @@ def build_transformer(spec: DataSpec, config: ModelConfig) -> TextTransformer:
 
 
 # ---------------------------------------------------------------- model.name: auto
-def text_rule(spec: DataSpec, config: ModelConfig) -> tuple[dict[str, Any], str]:
+def text_rule(spec: DataSpec, config: AutoModelConfig) -> tuple[dict[str, Any], str]:
     """The ngram bag below 2,500 training texts, a bidirectional GRU below 5,000, then a transformer (deeper
     from 50,000). Recurrent or transformer keys set with auto ask for that family at any size."""
     n = max(spec.n_train, 1)

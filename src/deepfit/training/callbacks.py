@@ -12,6 +12,7 @@ import contextlib
 import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ class TrainState:
     stop_reason: str = ""
     extra: dict[str, Any] = field(default_factory=dict)  # callbacks' own state, saved in checkpoints
     config: Any = None  # the TrainConfig the loop runs with (read-only for callbacks)
+    train_step: Any = None  # the loop's deepfit.training.steps.TrainStep: its optimizers, schedules, scaler
 
 
 class EarlyStopping:
@@ -202,10 +204,13 @@ def epoch_progress(console: Any, epochs: int, done: int) -> Any:
 
 
 class ProgressBar:
-    """One bar over epochs with loss, validation metric and time; redrawn once per epoch only."""
+    """One bar over epochs with loss, validation metric and time; redrawn once per epoch only.
 
-    def __init__(self, show: str = "val_loss", console: Any = None):
-        self.show, self.console = show, console
+    ``status`` makes the text after the bar from an epoch's row (default: the loss and ``show``).
+    """
+
+    def __init__(self, show: str = "val_loss", console: Any = None, status: Callable[[dict], str] | None = None):
+        self.show, self.console, self.status = show, console, status
         self.progress: Any = None
         self.epoch, self.logs = 0, {}
 
@@ -222,6 +227,10 @@ class ProgressBar:
             self.drawn_at = now
 
     def _draw(self) -> None:
+        if self.status is not None:
+            self.progress.update(self.task, completed=self.epoch, status=self.status(self.logs))
+            self.progress.refresh()
+            return
         logs = self.logs
         parts = [f"loss {logs['train_loss']:.4f}"]
         for key in (self.show, "val_loss", "val_accuracy"):

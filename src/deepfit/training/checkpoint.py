@@ -95,13 +95,20 @@ def load_checkpoint(path: str | Path, what: str = "checkpoint") -> dict[str, Any
 
 
 def checkpoint_dict(state: Any, payload: dict[str, Any]) -> dict[str, Any]:
-    """Everything needed to continue: weights, optimizer, schedule, counters, callbacks, RNG states."""
+    """Everything needed to continue: weights, the step's optimizers and schedules, counters, callbacks, RNG
+    states. A supervised step's keys are ``optimizer``, ``schedule``, ``scaler`` and ``lr``."""
+    if state.train_step is not None:
+        step_state = state.train_step.state_dict()
+    else:  # a TrainState built by hand, outside Trainer.fit
+        step_state = {
+            "optimizer": state.optimizer.state_dict(),
+            "schedule": state.schedule.state_dict(),
+            "scaler": state.scaler.state_dict() if state.scaler is not None else {},
+            "lr": state.schedule.base_lr,
+        }
     return {
         "model": unwrap(state.model).state_dict(),
-        "optimizer": state.optimizer.state_dict(),
-        "schedule": state.schedule.state_dict(),
-        "scaler": state.scaler.state_dict() if state.scaler is not None else {},
-        "lr": state.schedule.base_lr,
+        **step_state,
         "epoch": state.epoch,
         "step": state.step,
         "history": state.history,

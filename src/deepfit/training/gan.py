@@ -1,20 +1,20 @@
-"""The GAN loop: a discriminator step and a generator step per batch, two optimizers, its own checkpoints.
+"""The GAN's training step, its data and its scores; ``Trainer.fit`` runs it like any other model.
 
-``deepfit train`` comes here when ``model.name`` is ``gan`` (after the data pipeline has prepared the data):
-tables are re-encoded with every column generated (the target too), images are rescaled to [-1, 1] for the
-generator's tanh. Losses: non-saturating (DCGAN; D(real) and D(fake) are probabilities) or WGAN-GP (the
-critic's scores; ``model.gan_n_critic`` critic steps per generator step). Each epoch writes a row of
-metrics.jsonl and ``checkpoints/last.pt``; the end writes samples.csv or samples.png, ``model/`` and eval.json.
+``deepfit train`` comes here when ``model.name`` is ``gan`` (``api.train`` runs the whole recipe): tables are
+re-encoded with every column generated (the target too), images are rescaled to [-1, 1] for the generator's
+tanh. :class:`GanStep` is one batch: a discriminator step, and every ``model.gan_n_critic``-th batch a
+generator step on the same samples and the generator's moving average. Losses: non-saturating (DCGAN; D(real)
+and D(fake) are probabilities) or WGAN-GP (the critic's scores). The loop (``deepfit.training.trainer``) gives a
+GAN run what it gives every run: precision, schedules, checkpoints with exact (mid-epoch) resume, Ctrl-C, the
+non-finite stop, metrics.jsonl, the progress bar and callbacks.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -22,27 +22,32 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from deepfit.config import Config
+from deepfit.config import Config, ScheduleConfig, TrainConfig
+from deepfit.data.batches import Batch, TensorData
 from deepfit.data.spec import DataSpec
-from deepfit.errors import ConfigError, RunError, TrainingError
+from deepfit.errors import ConfigError
 from deepfit.evaluation import gan_eval
-from deepfit.models.gan import GAN, GanCodec, build_gan, write_samples
-from deepfit.runs import (
-    CHECKPOINTS,
-    CONFIG,
-    DATA_REPORT,
-    EVAL,
-    METRICS,
-    write_json,
-    write_jsonl,
-    write_text,
-)
-from deepfit.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from deepfit.training.interrupts import Interrupts
-from deepfit.training.trainer import TrainingInterrupted, resolve_device, seed_everything
+from deepfit.models.gan import GAN, GanCodec
+from deepfit.training.schedules import Schedule
+from deepfit.training.steps import Hook, TrainStep, backward, clip, precision
+from deepfit.training.trainer import FitResult, Trainer, resolve_device
 
-GRID = 64  # images in samples.png
 SMALL = 2_000_000  # parameters: below this, a GAN trains on one CPU thread
+# train keys a GAN does not use, and what to set instead; set explicitly, they are refused rather than ignored
+IGNORED = {
+    "lr": "set model.gan_lr_g and model.gan_lr_d",
+    "optimizer": "both nets use Adam; set model.gan_betas",
+    "weight_decay": "remove it",
+    "accumulate": "remove it (raise train.batch_size instead)",
+    "loss": "set model.gan_loss",
+    "label_smoothing": "remove it",
+    "class_weights": "remove it",
+    "huber_delta": "remove it",
+    "l1": "remove it",
+    "early_stopping": "remove it (a GAN trains for train.epochs)",
+    "compile": "remove it",
+    "diagnostics": "remove it",
+}
 
 
 @dataclass
@@ -99,154 +104,174 @@ def gan_data(cfg: Config, prepared: Any) -> GanData:
     )
 
 
-def train_gan(
-    cfg: Config,
-    prepared: Any,
-    *,
-    run: Path,
-    consoles: tuple[Any, Any],
-    resume: dict | None,
-    payload: dict[str, Any],
-    started: float,
-) -> Any:
-    """The whole GAN run, from prepared data to eval.json; returns api.TrainResult like the supervised path.
-
-    ``run`` is the claimed (locked) run directory; ``consoles`` are (messages on stderr, results on stdout).
-    """
-    from deepfit.api import TrainResult
-    from deepfit.predictor import save_model
-
-    console, out = consoles
-    data = gan_data(cfg, prepared)
-    cfg.data.kind = data.spec.kind
-    seed_everything(cfg.train.seed)
-    model = build_gan(data.spec, cfg.model)
-    if resume is not None:
-        _check_resumable(resume, model)  # before anything in the run directory is rewritten
-    g, d = (sum(p.numel() for p in net.parameters()) for net in (model.generator, model.discriminator))
-    console.print(f"[bold]Model[/bold] gan ({cfg.model.gan_loss}): generator {g:,} and discriminator {d:,} parameters")
-
-    write_text(run / CONFIG, cfg.to_yaml())
-    write_json(run / DATA_REPORT, prepared.report)
-    payload = {**payload, "config": cfg.to_dict()}
-    with small_on_one_thread(model, cfg.train.device):
-        history = fit_gan(model, data, cfg, run, console, resume, payload)
-        model.cpu()
-        n = len(data.frames["train"]) if not data.codec.is_image else GRID
-        samples_path = run / ("samples.png" if data.codec.is_image else "samples.csv")
-        write_samples(data.codec.decode(model.sample(n, seed=cfg.train.seed)), samples_path)
-        save_model(run, model, data.spec, data.codec, cfg.model)
-        metrics = {data.real_split: evaluate(model, data, cfg.train.seed, cfg.model.gan_loss)}
-    write_json(run / EVAL, metrics)  # last: a run with eval.json is finished
-    print_results(out, metrics[data.real_split], data.real_split)
-    if cfg.output.report:
-        from deepfit.evaluation.report import write_report
-
-        write_report(run, console)
-    seconds = time.perf_counter() - started
-    out.print(f"Samples: {samples_path}\nRun saved to [bold]{run}[/bold] ({seconds:.1f} s, {len(history)} epochs)")
-    return TrainResult(run, metrics, history, len(history), "", seconds)
+def gan_training(train: TrainConfig) -> TrainConfig:
+    """A new GAN run's train settings: keys it would not use are refused when set, and the schedule is constant
+    unless set (GANs train at fixed rates, as DCGAN does). Saved resolved, so a resume never re-applies it."""
+    refused = sorted(train.model_fields_set & IGNORED.keys())
+    if refused:
+        names = ", ".join(f"train.{key}" for key in refused)
+        raise ConfigError(
+            f"{names} {'does' if len(refused) == 1 else 'do'} not apply to model.name gan "
+            "(two nets, each with its own Adam and loss)",
+            hint="; ".join(f"train.{key}: {IGNORED[key]}" for key in refused),
+        )
+    if "schedule" in train.model_fields_set:
+        return train
+    return train.model_copy(update={"schedule": ScheduleConfig(name="constant")})
 
 
-# ---------------------------------------------------------------- the loop
 def fit_gan(
     model: GAN,
     data: GanData,
     cfg: Config,
-    run: Path,
-    console: Any,
-    resume: dict | None = None,
-    payload: dict[str, Any] | None = None,
-) -> list[dict]:
-    """Train both nets for ``train.epochs`` (from a checkpoint's epoch when resuming); returns the epoch rows."""
-    train_cfg, mcfg = cfg.train, cfg.model
-    device = resolve_device(train_cfg.device)
-    model.to(device)
-    real_data = data.train.to(device)
-    opt_g = torch.optim.Adam(model.generator.parameters(), lr=mcfg.gan_lr_g, betas=mcfg.gan_betas)
-    opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=mcfg.gan_lr_d, betas=mcfg.gan_betas)
-    shuffle = torch.Generator().manual_seed(train_cfg.seed)
-    epoch, d_steps, history = 0, 0, []
-    if resume is not None:
-        epoch, d_steps, history = _restore(resume, model, opt_g, opt_d, shuffle)
-    progress = _progress(console, train_cfg.epochs, epoch)
-    interrupts = Interrupts()  # Ctrl-C / SIGTERM: the epoch under way finishes, is saved, and the run stops
-    try:
-        interrupts.install()
-        while epoch < train_cfg.epochs:
-            start = time.perf_counter()
-            order = torch.randperm(len(real_data), generator=shuffle).to(device)
-            row, d_steps = train_epoch(model, opt_g, opt_d, real_data[order], train_cfg.batch_size, mcfg, d_steps)
-            epoch += 1
-            row = {"epoch": epoch, **row}
-            _stop_if_not_finite(row, run, cfg)
-            row.update(epoch_scores(model, data, train_cfg.seed))
-            row["seconds"] = round(time.perf_counter() - start, 3)
-            history.append(row)
-            last = epoch == train_cfg.epochs
-            write_jsonl(run / METRICS, history, durable=last)  # atomic every epoch; fsynced at the end
-            if epoch % cfg.output.checkpoint_every == 0 or last or interrupts.signal:
-                state = {**(payload or {}), **_checkpoint(model, opt_g, opt_d, epoch, d_steps, history, shuffle, cfg)}
-                save_checkpoint(run / CHECKPOINTS / "last.pt", state, durable=last or bool(interrupts.signal))
-            if progress is not None:
-                progress.update(progress.task_ids[0], completed=epoch, status=_status(row))
-                progress.refresh()
-            if interrupts.signal and not last:
-                raise TrainingInterrupted(
-                    f"interrupted by {interrupts.signal} after epoch {epoch}; a checkpoint was saved to "
-                    f"{run / CHECKPOINTS / 'last.pt'}",
-                    hint=f"continue with: deepfit train --resume {run}",
-                )
-    finally:
-        interrupts.release()
-        if progress is not None:
-            progress.stop()
-    return history
+    *,
+    callbacks: list[Any] | tuple[Any, ...] = (),
+    resume: dict[str, Any] | None = None,
+) -> FitResult:
+    """Train both nets for ``train.epochs`` with ``Trainer.fit`` (from the checkpoint ``resume``, if given)."""
+    step = GanStep(cfg.model, scores=lambda gan: epoch_scores(gan, data, cfg.train.seed))
+    rows = TensorData((data.train,), torch.zeros(len(data.train)))  # no target: every column is generated
+    return Trainer(cfg.train, callbacks=callbacks).fit(model, rows, resume=resume, step=step)
 
 
-def train_epoch(
-    model: GAN, opt_g: Any, opt_d: Any, real_data: torch.Tensor, batch_size: int, mcfg: Any, d_steps: int
-) -> tuple[dict[str, Any], int]:
-    """One pass over the (shuffled) real rows: a discriminator step per batch, a generator step every n_critic.
+class GanStep(TrainStep):
+    """A discriminator step per batch, a generator step (and its moving average) every ``n_critic``-th.
 
-    Returns the epoch's mean losses and scores (one host sync, at the end) and the running discriminator steps.
+    Two Adam optimizers at ``model.gan_lr_d`` and ``model.gan_lr_g``, both following ``train.schedule`` over
+    the run's batches; ``train.clip_grad_*`` clips each net's gradients; one gradient scaler (fp16) serves both.
+    Callbacks' ``after_backward`` sees the discriminator's gradients. Batches are full ones only (batch norm
+    needs several rows): an epoch's last, shorter batch is skipped.
     """
-    gen, disc = model.generator, model.discriminator
-    wgan = mcfg.gan_loss == "wgan_gp"
-    n_critic = mcfg.gan_n_critic or (5 if wgan else 1)
-    show = (lambda s: s) if wgan else torch.sigmoid  # D(real), D(fake): the critic's scores, or probabilities
-    sums = {k: torch.zeros((), device=real_data.device) for k in ("d_loss", "g_loss", "d_real", "d_fake")}
-    batch, batches, g_steps = min(batch_size, len(real_data)), 0, 0
-    model.train()
-    for first in range(0, len(real_data) - batch + 1, batch):  # full batches only: batch norm needs several rows
-        real = real_data[first : first + batch]
-        fake = gen(torch.randn(len(real), model.latent_dim, device=real.device))
-        score_real, score_fake = disc(real), disc(fake.detach())
-        if wgan:  # real scored high, generated low, with gradients of norm 1 in between
-            d_loss = score_fake.mean() - score_real.mean() + mcfg.gan_gp_weight * gradient_penalty(disc, real, fake)
+
+    watch = ("d_loss", "g_loss")
+    subject = "GAN's "
+
+    def __init__(self, model_config: Any, scores: Callable[[GAN], dict[str, float]] | None = None) -> None:
+        self.mcfg, self.scores = model_config, scores
+
+    def begin(self, model: nn.Module, net: nn.Module, train: TensorData, config: TrainConfig, device: Any) -> None:
+        mcfg = self.mcfg
+        self.model, self.config, self.device = model, config, device
+        self.autocast, self.scaler = precision(config, device)
+        self.wgan = mcfg.gan_loss == "wgan_gp"
+        self.n_critic = mcfg.gan_n_critic or (5 if self.wgan else 1)
+        self.batch = min(config.batch_size, len(train))
+        per_epoch = max(len(train) // self.batch, 1)
+        total = config.epochs * per_epoch
+        self.opt_g = torch.optim.Adam(model.generator.parameters(), lr=mcfg.gan_lr_g, betas=mcfg.gan_betas)
+        self.opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=mcfg.gan_lr_d, betas=mcfg.gan_betas)
+        self.schedule_g = Schedule(self.opt_g, config.schedule, mcfg.gan_lr_g, total, per_epoch)
+        self.schedule_d = Schedule(self.opt_d, config.schedule, mcfg.gan_lr_d, total, per_epoch)
+        self.optimizer, self.schedule, self.lr = self.opt_g, self.schedule_g, mcfg.gan_lr_g  # what callbacks see
+        self.d_steps = 0
+
+    def start_epoch(self, partial: dict[str, Any] | None) -> None:
+        self.started = time.perf_counter()
+        if partial is None:
+            self.sums = {k: torch.zeros((), device=self.device) for k in ("d_loss", "g_loss", "d_real", "d_fake")}
+            self.batches = self.g_steps = 0
         else:
-            d_loss = bce(score_real, 1.0) + bce(score_fake, 0.0)
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
-        d_steps, batches = d_steps + 1, batches + 1
-        sums["d_loss"] += d_loss.detach()
-        sums["d_real"] += show(score_real.detach()).mean()
-        sums["d_fake"] += show(score_fake.detach()).mean()
-        if d_steps % n_critic == 0:
-            score = disc(fake)  # the updated discriminator on the same samples, as DCGAN does
-            # non-saturating: maximise log D(G(z)) rather than minimise log(1 - D(G(z))), whose gradient vanishes early
-            g_loss = -score.mean() if wgan else bce(score, 1.0)
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            opt_g.step()
-            model.update_average(d_steps // n_critic)
-            sums["g_loss"] += g_loss.detach()
-            g_steps += 1
-    row = {k: v.item() / max(g_steps if k == "g_loss" else batches, 1) for k, v in sums.items()}
-    if not g_steps:  # n_critic larger than the batches of an epoch: no generator step this time
-        row["g_loss"] = None
-    return row, d_steps
+            self.sums = {k: v.to(self.device) for k, v in partial["sums"].items()}
+            self.batches, self.g_steps = partial["batches"], partial["g_steps"]
+
+    def step(self, index: int, batch: Batch, after_backward: Hook) -> bool:
+        (real,), _ = batch
+        if len(real) < self.batch:
+            return False  # the epoch's last, shorter batch
+        fake = self._discriminator_step(real, after_backward)
+        self.d_steps += 1
+        if self.d_steps % self.n_critic == 0:
+            self._generator_step(fake)
+        self.scaler.update()  # once for both optimizers
+        self.schedule_d.step()
+        self.schedule_g.step()
+        return True
+
+    def _discriminator_step(self, real: torch.Tensor, after_backward: Hook) -> torch.Tensor:
+        """Real scored high, generated low; returns the generated batch (with its graph, for the generator)."""
+        gen, disc = self.model.generator, self.model.discriminator
+        with self.autocast():
+            fake = gen(torch.randn(len(real), self.model.latent_dim, device=real.device))
+            score_real, score_fake = disc(real).float(), disc(fake.detach()).float()
+            d_loss = score_fake.mean() - score_real.mean() if self.wgan else bce(score_real, 1.0) + bce(score_fake, 0.0)
+        if self.wgan:  # gradients of norm 1 in between; outside autocast: a second derivative in full precision
+            d_loss = d_loss + self.mcfg.gan_gp_weight * gradient_penalty(disc, real, fake.float())
+        self.opt_d.zero_grad(set_to_none=True)
+        backward(d_loss, self.scaler)
+        unscaled = after_backward is not None and self.scaler.is_enabled()
+        if unscaled:
+            self.scaler.unscale_(self.opt_d)  # callbacks see the true gradients
+        if after_backward is not None:
+            after_backward()
+        self._update(self.opt_d, disc, unscaled)
+        show = (lambda s: s) if self.wgan else torch.sigmoid  # the critic's scores, or probabilities
+        self.batches += 1
+        self.sums["d_loss"] += d_loss.detach()
+        self.sums["d_real"] += show(score_real.detach()).mean()
+        self.sums["d_fake"] += show(score_fake.detach()).mean()
+        return fake
+
+    def _generator_step(self, fake: torch.Tensor) -> None:
+        """The updated discriminator on the same samples, as DCGAN does; then the moving average moves."""
+        with self.autocast():
+            score = self.model.discriminator(fake).float()
+            # non-saturating: maximise log D(G(z)) rather than minimise log(1 - D(G(z))), which vanishes early
+            g_loss = -score.mean() if self.wgan else bce(score, 1.0)
+        self.opt_g.zero_grad(set_to_none=True)
+        backward(g_loss, self.scaler)
+        self._update(self.opt_g, self.model.generator)
+        self.model.update_average(self.d_steps // self.n_critic)
+        self.sums["g_loss"] += g_loss.detach()
+        self.g_steps += 1
+
+    def _update(self, optimizer: torch.optim.Optimizer, net: nn.Module, unscaled: bool = False) -> None:
+        """Clip the net's gradients and step its optimizer (the scaler skips the step on an fp16 overflow)."""
+        cfg = self.config
+        if self.scaler.is_enabled() and not unscaled and (cfg.clip_grad_norm or cfg.clip_grad_value):
+            self.scaler.unscale_(optimizer)  # clipping sees the true gradients
+        clip(net.parameters(), cfg)
+        self.scaler.step(optimizer)
+
+    def partial(self) -> dict[str, Any]:
+        sums = {k: v.detach().cpu() for k, v in self.sums.items()}
+        return {"sums": sums, "batches": self.batches, "g_steps": self.g_steps}
+
+    def epoch_logs(self, n_rows: int) -> dict[str, Any]:
+        values = torch.stack(list(self.sums.values())).tolist()  # the epoch's one host sync
+        counts = {k: self.g_steps if k == "g_loss" else self.batches for k in self.sums}
+        row: dict[str, Any] = {k: v / max(counts[k], 1) for k, v in zip(self.sums, values, strict=True)}
+        if not self.g_steps:  # n_critic larger than the batches of an epoch: no generator step this time
+            row["g_loss"] = None
+        return {**row, "lr_g": self.schedule_g.lr, "lr_d": self.schedule_d.lr}
+
+    def validate(self, net: nn.Module, val: TensorData | None) -> dict[str, float]:
+        scores = self.scores(self.model) if self.scores is not None else {}
+        return {**scores, "seconds": round(time.perf_counter() - self.started, 3)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "optimizer": {"generator": self.opt_g.state_dict(), "discriminator": self.opt_d.state_dict()},
+            "schedule": {"generator": self.schedule_g.state_dict(), "discriminator": self.schedule_d.state_dict()},
+            "scaler": self.scaler.state_dict(),
+            "lr": self.mcfg.gan_lr_g,
+            "d_steps": self.d_steps,
+        }
+
+    def load_state_dict(self, checkpoint: dict[str, Any]) -> None:
+        self.opt_g.load_state_dict(checkpoint["optimizer"]["generator"])
+        self.opt_d.load_state_dict(checkpoint["optimizer"]["discriminator"])
+        self.schedule_g.load_state_dict(checkpoint["schedule"]["generator"])
+        self.schedule_d.load_state_dict(checkpoint["schedule"]["discriminator"])
+        if checkpoint.get("scaler"):
+            self.scaler.load_state_dict(checkpoint["scaler"])
+        self.d_steps = checkpoint["d_steps"]
+
+    def lr_hint(self) -> str:
+        lr_g, lr_d = self.mcfg.gan_lr_g, self.mcfg.gan_lr_d
+        return (
+            f"lower the learning rates (now gan_lr_g {lr_g:g}, gan_lr_d {lr_d:g}; try "
+            f"--set model.gan_lr_g={lr_g / 4:g} --set model.gan_lr_d={lr_d / 4:g}), or --set model.gan_loss=wgan_gp"
+        )
 
 
 def bce(logits: torch.Tensor, target: float) -> torch.Tensor:
@@ -302,84 +327,12 @@ def evaluate(model: GAN, data: GanData, seed: int, gan_loss: str = "non_saturati
     )
 
 
-def _status(row: dict[str, Any]) -> str:
+def status(row: dict[str, Any]) -> str:
     """Short enough for an 80-column terminal: losses, D(real) and D(fake), the first validation score."""
     g_loss = "—" if row["g_loss"] is None else f"{row['g_loss']:.2f}"
     parts = [f"d {row['d_loss']:.2f}", f"g {g_loss}", f"D {row['d_real']:.2f}/{row['d_fake']:.2f}"]
     scores = [f"{k.removeprefix('val_')} {row[k]:.3f}" for k in row if k.startswith("val_")]
     return " ".join(parts + scores[:1])
-
-
-def print_results(console: Any, report: dict[str, Any], split: str) -> None:
-    """The headline scores of eval.json as a table, then the findings (also ``deepfit evaluate RUN``)."""
-    from rich.table import Table
-
-    from deepfit.evaluation.gan_report import score_rows
-
-    table = Table(title=f"GAN evaluation ({split} split)", title_justify="left")
-    table.caption = f"{report['n_real']} real and {report['n_generated']} generated samples"
-    table.add_column("score")
-    table.add_column("value", justify="right")
-    table.add_column("ideal", justify="right")
-    for label, value, ideal in score_rows(report):
-        table.add_row(label, f"{value:.3f}", ideal)
-    console.print(table)
-    for line in report["findings"]:
-        console.print(f"  • {line}")
-
-
-# ---------------------------------------------------------------- checkpoints, errors, progress
-def _checkpoint(model: GAN, opt_g: Any, opt_d: Any, epoch: int, d_steps: int, history: list, shuffle: Any, cfg: Config):
-    return {
-        "model": model.state_dict(),  # generator, discriminator and the generator's moving average
-        "optimizer_g": opt_g.state_dict(),
-        "optimizer_d": opt_d.state_dict(),
-        "epoch": epoch,
-        "d_steps": d_steps,
-        "history": history,
-        "shuffle": shuffle.get_state(),
-        "rng": rng_state(),
-        "config": cfg.to_dict(),
-    }
-
-
-def _check_resumable(checkpoint: dict, model: GAN) -> None:
-    if "optimizer_g" not in checkpoint:
-        raise RunError("the checkpoint is not a GAN's", hint="resume with the run's own config")
-    try:
-        model.load_state_dict(checkpoint["model"])
-    except (RuntimeError, TypeError, AttributeError) as exc:
-        raise RunError(
-            f"the checkpoint does not fit this GAN: {str(exc).splitlines()[0][:200]}",
-            hint="resume with the run's own config (the model or data settings differ)",
-        ) from None
-
-
-def _restore(checkpoint: dict, model: GAN, opt_g: Any, opt_d: Any, shuffle: Any) -> tuple[int, int, list]:
-    _check_resumable(checkpoint, model)
-    opt_g.load_state_dict(checkpoint["optimizer_g"])
-    opt_d.load_state_dict(checkpoint["optimizer_d"])
-    shuffle.set_state(checkpoint["shuffle"])
-    set_rng_state(checkpoint["rng"])  # last: building the nets consumed random numbers
-    return checkpoint["epoch"], checkpoint["d_steps"], list(checkpoint["history"])
-
-
-def _stop_if_not_finite(row: dict[str, Any], run: Path, cfg: Config) -> None:
-    bad = next((k for k in ("d_loss", "g_loss") if row[k] is not None and not math.isfinite(row[k])), None)
-    if bad is None:
-        return
-    last = run / CHECKPOINTS / "last.pt"
-    kept = (
-        f" The last good checkpoint (epoch {load_checkpoint(last)['epoch']}) is kept at {last}."
-        if last.exists()
-        else ""
-    )
-    lr_g, lr_d = cfg.model.gan_lr_g, cfg.model.gan_lr_d
-    raise TrainingError(
-        f"the GAN's {bad.replace('_', ' ')} became {row[bad]} at epoch {row['epoch']}; training stopped.{kept}",
-        hint=f"lower the learning rates (now gan_lr_g {lr_g:g}, gan_lr_d {lr_d:g}; try "
-        f"--set model.gan_lr_g={lr_g / 4:g} --set model.gan_lr_d={lr_d / 4:g}), or --set model.gan_loss=wgan_gp",
-    )
 
 
 @contextlib.contextmanager
@@ -393,12 +346,3 @@ def small_on_one_thread(model: nn.Module, device: str) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(threads)
-
-
-def _progress(console: Any, epochs: int, done: int) -> Any:
-    """One bar over epochs, redrawn once per epoch; none when quiet."""
-    if console is None or console.quiet:
-        return None
-    from deepfit.training.callbacks import epoch_progress
-
-    return epoch_progress(console, epochs, done)

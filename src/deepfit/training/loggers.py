@@ -10,6 +10,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+from deepfit.config import flatten
 from deepfit.errors import ConfigError
 from deepfit.training.callbacks import TrainState
 
@@ -66,7 +67,7 @@ class MLflowLogger:
     def on_fit_begin(self, state: TrainState) -> None:
         self.mlflow.start_run(run_name=self.run_name)
         self.active = True
-        self.mlflow.log_params(_flatten(self.config))
+        self.mlflow.log_params({k: str(v)[:500] for k, v in flatten(self.config).items()})  # MLflow caps values
 
     def on_epoch_end(self, state: TrainState) -> None:
         self.mlflow.log_metrics(_scalars(state.logs), step=state.epoch)
@@ -82,13 +83,3 @@ def build_loggers(names: list[str], run_dir: str | Path, config: dict[str, Any])
     for name in names:
         loggers.append(TensorBoardLogger(run_dir) if name == "tensorboard" else MLflowLogger(run_dir, config))
     return loggers
-
-
-def _flatten(raw: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = str(value)[:500]  # MLflow caps parameter values
-    return out

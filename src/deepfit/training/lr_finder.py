@@ -1,5 +1,6 @@
 """The learning-rate range test (Smith, 2015): raise the rate exponentially over a few hundred steps,
-record the smoothed loss, stop when it explodes, and suggest the rate where it fell fastest.
+record the smoothed loss, stop when it explodes, and suggest the rate where it fell fastest. Each step is
+the run's own training step (``deepfit.training.steps.SupervisedStep``).
 
 The model, optimizer state and RNG are restored afterwards, so ``train.lr: auto`` leaves no trace on
 the run it precedes except the chosen rate.
@@ -15,9 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepfit.config import TrainConfig
+from deepfit.config import ScheduleConfig, TrainConfig
 from deepfit.data.batches import TensorData
-from deepfit.training.optim import build_optimizer
+from deepfit.training.steps import SupervisedStep
 
 
 @dataclass
@@ -40,33 +41,40 @@ def find_lr(
     steps: int = 100,
     smoothing: float = 0.05,
 ) -> LRFindResult:
-    """Run the range test on ``train``; the model's weights are untouched when it returns."""
+    """Run the range test on ``train``; the model's weights are untouched when it returns.
+
+    It is the training step of a run (``SupervisedStep``: precision, L1, clipping, the optimizer), one batch
+    per step, with the rate set before each step instead of by the schedule.
+    """
     saved_weights = copy.deepcopy(model.state_dict())
     saved_rng = torch.get_rng_state()
-    optimizer = build_optimizer(model, config, start_lr)
+    device = torch.device(device)
+    # one step per batch at a fixed base rate; the schedule must not move the rate we set
+    settings = config.model_copy(update={"lr": start_lr, "accumulate": 1, "schedule": ScheduleConfig()})
+    step = SupervisedStep(loss)
+    step.begin(model, model, train, settings, device)
     factor = (end_lr / start_lr) ** (1 / max(steps - 1, 1))
     result, average, best = LRFindResult(), 0.0, math.inf
     generator = torch.Generator().manual_seed(config.seed)
+    data = train.to(device)
     model.train()
-    step = 0
-    while step < steps:
-        for inputs, target in train.to(device).batches(config.batch_size, shuffle=True, generator=generator):
-            lr = start_lr * factor**step
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            optimizer.zero_grad(set_to_none=True)
-            batch_loss = loss(model(*inputs).float(), target)
-            batch_loss.backward()
-            optimizer.step()
-            value = batch_loss.item()  # one sync per step is fine here: this is a short diagnostic run
+    done = 0
+    while done < steps:
+        step.start_epoch(None)
+        for index, batch in enumerate(data.batches(config.batch_size, shuffle=True, generator=generator)):
+            lr = start_lr * factor**done
+            step.schedule.base_lr = lr
+            step.schedule.step()  # sets every group's rate to the new base (a constant schedule)
+            step.step(index, batch, None)
+            value = step.last_loss.item()  # one sync per step is fine here: this is a short diagnostic run
             average = smoothing * value + (1 - smoothing) * average
-            smoothed = average / (1 - (1 - smoothing) ** (step + 1))
+            smoothed = average / (1 - (1 - smoothing) ** (done + 1))
             result.lrs.append(lr)
             result.losses.append(smoothed)
             best = min(best, smoothed)
-            step += 1
-            if not math.isfinite(smoothed) or smoothed > 4 * best or step >= steps:
-                step = steps  # diverged (or done): the rest of the range says nothing more
+            done += 1
+            if not math.isfinite(smoothed) or smoothed > 4 * best or done >= steps:
+                done = steps  # diverged (or done): the rest of the range says nothing more
                 break
     model.load_state_dict(saved_weights)
     torch.set_rng_state(saved_rng)

@@ -1,16 +1,25 @@
-"""Optimizers by name, with weight decay only on weights (not biases or normalisation parameters)."""
+"""Optimizers by name, with weight decay only on weights (not biases or normalisation parameters).
+
+Each optimizer is a factory ``f(param_groups, lr, config) -> torch.optim.Optimizer`` registered in
+``deepfit.training.registry.OPTIMIZERS``; :func:`build_optimizer` makes the groups and calls the configured one.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from torch import nn
 
-from deepfit.config import TrainConfig
+from deepfit.config import OptimizerConfig, TrainConfig
+from deepfit.errors import ConfigError
+from deepfit.training.registry import OPTIMIZERS
+
+ParamGroups = list[dict[str, Any]]
 
 
 def build_optimizer(model: nn.Module, config: TrainConfig, lr: float | None = None) -> torch.optim.Optimizer:
     """The configured optimizer; ``lr`` overrides ``config.lr`` (needed when it is "auto")."""
-    opt = config.optimizer
     params = [p for p in model.parameters() if p.requires_grad]
     # Decaying biases and norm scales only hurts: the common practice is to decay matrices alone.
     groups = [
@@ -18,24 +27,42 @@ def build_optimizer(model: nn.Module, config: TrainConfig, lr: float | None = No
         {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
     ]
     groups = [g for g in groups if g["params"]]
-    lr = float(config.lr if lr is None else lr)
+    name = config.optimizer.name
+    optimizer = OPTIMIZERS.get(name)(groups, float(config.lr if lr is None else lr), config.optimizer)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise ConfigError(
+            f"train.optimizer.name: the optimizer '{name}' returned {type(optimizer).__name__}, "
+            "not a torch.optim.Optimizer"
+        )
     # On the CPU, PyTorch defaults to a Python loop over tensors; its foreach kernels update a whole group in
     # one call (what it already does on GPUs), which keeps two groups as cheap as one (bench/loop_overhead.py).
-    cpu = bool(params) and params[0].device.type == "cpu"
-    kwargs = {"foreach": True} if cpu else {}
-    if opt.name == "sgd":
-        return torch.optim.SGD(
-            groups, lr=lr, momentum=opt.momentum, nesterov=opt.nesterov and opt.momentum > 0, **kwargs
-        )
-    if opt.name == "adam":
-        return torch.optim.Adam(groups, lr=lr, betas=opt.betas, eps=opt.eps, **kwargs)
-    if opt.name == "adamw":
-        return torch.optim.AdamW(groups, lr=lr, betas=opt.betas, eps=opt.eps, **kwargs)
-    if opt.name == "adagrad":
-        return torch.optim.Adagrad(groups, lr=lr, eps=opt.eps, **kwargs)
-    if opt.name == "rmsprop":
-        return torch.optim.RMSprop(groups, lr=lr, momentum=opt.momentum, eps=opt.eps, **kwargs)
-    raise ValueError(f"unknown optimizer '{opt.name}'")  # unreachable: the config validates names
+    # Set on the groups, which every torch optimizer reads at each step, so that registered optimizers get it too.
+    if params and params[0].device.type == "cpu" and optimizer.defaults.get("foreach", False) is None:
+        optimizer.defaults["foreach"] = True
+        for group in optimizer.param_groups:
+            group["foreach"] = True
+    return optimizer
+
+
+def sgd(groups: ParamGroups, lr: float, config: OptimizerConfig) -> torch.optim.Optimizer:
+    nesterov = config.nesterov and config.momentum > 0
+    return torch.optim.SGD(groups, lr=lr, momentum=config.momentum, nesterov=nesterov)
+
+
+def adam(groups: ParamGroups, lr: float, config: OptimizerConfig) -> torch.optim.Optimizer:
+    return torch.optim.Adam(groups, lr=lr, betas=config.betas, eps=config.eps)
+
+
+def adamw(groups: ParamGroups, lr: float, config: OptimizerConfig) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(groups, lr=lr, betas=config.betas, eps=config.eps)
+
+
+def adagrad(groups: ParamGroups, lr: float, config: OptimizerConfig) -> torch.optim.Optimizer:
+    return torch.optim.Adagrad(groups, lr=lr, eps=config.eps)
+
+
+def rmsprop(groups: ParamGroups, lr: float, config: OptimizerConfig) -> torch.optim.Optimizer:
+    return torch.optim.RMSprop(groups, lr=lr, momentum=config.momentum, eps=config.eps)
 
 
 def l1_penalty(model: nn.Module) -> torch.Tensor:

@@ -1,7 +1,9 @@
 """Learning-rate schedules as a pure function of the step, plus a small stateful wrapper.
 
-``lr_factor`` is what a reader checks (nanoGPT's ``get_lr``); ``Schedule`` applies it every optimizer
-step and handles reduce-on-plateau, which depends on validation results, once per epoch.
+``lr_factor`` is what a reader checks (nanoGPT's ``get_lr``): warm-up, then the configured schedule, a function
+``f(step, total_steps, steps_per_epoch, config) -> float`` registered in ``deepfit.training.registry.SCHEDULES``.
+``Schedule`` applies it every optimizer step and handles reduce-on-plateau, which depends on validation results,
+once per epoch.
 """
 
 from __future__ import annotations
@@ -12,38 +14,63 @@ from typing import Any
 import torch
 
 from deepfit.config import ScheduleConfig
+from deepfit.training.registry import SCHEDULES
 
 
 def lr_factor(step: int, total_steps: int, steps_per_epoch: int, config: ScheduleConfig) -> float:
-    """Multiplier of the base learning rate at optimizer step ``step`` (0-based).
+    """Multiplier of the base learning rate at optimizer step ``step`` (0-based): warm-up, then the schedule's.
 
     >>> from deepfit.config import ScheduleConfig
     >>> lr_factor(0, 100, 10, ScheduleConfig(name="cosine"))
     1.0
     >>> round(lr_factor(50, 100, 10, ScheduleConfig(name="cosine")), 3)
     0.5
-    >>> lr_factor(4, 100, 10, ScheduleConfig(name="constant", warmup_epochs=1))
-    0.5
+    >>> round(lr_factor(4, 100, 10, ScheduleConfig(name="constant", warmup_epochs=1)), 4)  # warm-up: 5/11
+    0.4545
     """
-    warmup = int(config.warmup_epochs * steps_per_epoch)
+    warmup = warmup_steps(steps_per_epoch, config)
     if step < warmup:
         return (step + 1) / (warmup + 1)
-    epoch = step / steps_per_epoch
-    progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
-    name = config.name
-    if name in ("constant", "plateau"):
-        return 1.0
-    if name == "step":
-        return (config.gamma or 0.1) ** int(epoch // config.step_size)
-    if name == "exponential":
-        return (config.gamma or 0.95) ** epoch
-    if name == "cosine":
-        return 0.5 * (1 + math.cos(math.pi * progress))
-    if name == "onecycle":  # rise from 1/25 of the peak over 30 %, then anneal to 1/1e4 of it
-        if progress < 0.3:
-            return 1 / 25 + (1 - 1 / 25) * 0.5 * (1 - math.cos(math.pi * progress / 0.3))
-        return 1e-4 + (1 - 1e-4) * 0.5 * (1 + math.cos(math.pi * (progress - 0.3) / 0.7))
-    raise ValueError(f"unknown schedule '{name}'")
+    return float(SCHEDULES.get(config.name)(step, total_steps, steps_per_epoch, config))
+
+
+def warmup_steps(steps_per_epoch: int, config: ScheduleConfig) -> int:
+    return int(config.warmup_epochs * steps_per_epoch)
+
+
+def progress(step: int, total_steps: int, steps_per_epoch: int, config: ScheduleConfig) -> float:
+    """How far past the warm-up ``step`` is, from 0 to 1: what annealing schedules follow."""
+    warmup = warmup_steps(steps_per_epoch, config)
+    return min(1.0, (step - warmup) / max(1, total_steps - warmup))
+
+
+# ---------------------------------------------------------------- the schedules (registry.SCHEDULES)
+def constant(step: int, total_steps: int, steps_per_epoch: int, config: ScheduleConfig) -> float:
+    return 1.0
+
+
+def plateau(step: int, total_steps: int, steps_per_epoch: int, config: ScheduleConfig) -> float:
+    return 1.0  # constant between plateaus: Schedule.epoch_end decays it on validation results
+
+
+def step_decay(step: int, total_steps: int, steps_per_epoch: int, config: ScheduleConfig) -> float:
+    return (config.gamma or 0.1) ** int(step / steps_per_epoch // config.step_size)
+
+
+def exponential(step: int, total_steps: int, steps_per_epoch: int, config: ScheduleConfig) -> float:
+    return (config.gamma or 0.95) ** (step / steps_per_epoch)
+
+
+def cosine(step: int, total_steps: int, steps_per_epoch: int, config: ScheduleConfig) -> float:
+    return 0.5 * (1 + math.cos(math.pi * progress(step, total_steps, steps_per_epoch, config)))
+
+
+def onecycle(step: int, total_steps: int, steps_per_epoch: int, config: ScheduleConfig) -> float:
+    """Rise from 1/25 of the peak over 30 % of the steps, then anneal to 1/1e4 of it."""
+    done = progress(step, total_steps, steps_per_epoch, config)
+    if done < 0.3:
+        return 1 / 25 + (1 - 1 / 25) * 0.5 * (1 - math.cos(math.pi * done / 0.3))
+    return 1e-4 + (1 - 1e-4) * 0.5 * (1 + math.cos(math.pi * (done - 0.3) / 0.7))
 
 
 class Schedule:

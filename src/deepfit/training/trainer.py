@@ -2,13 +2,14 @@
 
 ``Trainer(config).fit(model, train, val)`` trains any ``nn.Module`` on in-memory tensors: batches are
 index slices of device tensors, the loss stays on the device, and the host syncs once per epoch.
+What one batch does to the weights is a step (``deepfit.training.steps``): one loss and one optimizer by
+default, ``fit(..., step=GanStep(...))`` for a GAN; the loop around it is the same for every run.
 Ctrl-C or SIGTERM saves a checkpoint at the next optimizer step; ``fit(..., resume=checkpoint)``
 continues exactly where it stopped (same weights and metrics as an uninterrupted run on the CPU).
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
 from dataclasses import dataclass
@@ -20,14 +21,14 @@ from torch import nn
 
 from deepfit.config import TrainConfig, load_config
 from deepfit.data.batches import TensorData
-from deepfit.errors import ConfigError, RunError, TrainingError
-from deepfit.evaluation.evaluate import MetricsFn, predict_outputs
+from deepfit.errors import RunError, TrainingError
+from deepfit.evaluation.evaluate import MetricsFn
 from deepfit.training.callbacks import EVENTS, Checkpointer, EarlyStopping, TrainState
 from deepfit.training.checkpoint import set_rng_state, unwrap
 from deepfit.training.interrupts import Interrupts
 from deepfit.training.losses import build_loss
-from deepfit.training.optim import build_optimizer, l1_penalty
-from deepfit.training.schedules import Schedule
+from deepfit.training.lr_finder import find_lr
+from deepfit.training.steps import SupervisedStep, TrainStep, precision
 
 
 @dataclass
@@ -53,11 +54,7 @@ def seed_everything(seed: int) -> None:
 
 def check_settings(config: TrainConfig) -> None:
     """Settings that cannot work on this machine, refused before any data is read or file written."""
-    device = resolve_device(config.device)
-    if config.precision == "fp16" and device.type != "cuda":
-        raise ConfigError(
-            "train.precision fp16 needs a CUDA GPU (gradient scaling)", hint="use train.precision: bf16 on the CPU"
-        )
+    precision(config, resolve_device(config.device))
 
 
 CHECKPOINT_KEYS = ("model", "optimizer", "schedule", "epoch", "step", "history", "extra", "rng")
@@ -118,30 +115,35 @@ class Trainer:
         loss: nn.Module | None = None,
         task: str | None = None,
         resume: dict[str, Any] | None = None,
+        step: TrainStep | None = None,
     ) -> FitResult:
+        """Train ``model`` on ``train``; ``step`` is what one batch does (default: one loss, one optimizer)."""
         cfg = self.config
         seed_everything(cfg.seed)
         device = resolve_device(cfg.device)
-        task = task or ("classification" if train.target.dtype == torch.int64 else "regression")
         model.to(device)
         train = train.to(device)
         val = val.to(device) if val is not None and len(val) else None
-        if loss is None:
-            counts = torch.bincount(train.target.cpu()) if task == "classification" else None
-            loss = build_loss(cfg, task, counts).to(device)
-        lr = self._learning_rate(model, train, loss, device, resume)
-        autocast, scaler = self._precision(device)
+        if step is None:
+            loss = loss or self._loss(train, task, device)
+            lr = (resume or {}).get("lr")  # train.lr auto: the range test ran before an interruption
+            if cfg.lr == "auto" and lr is None:
+                lr = find_lr(model, train, cfg, loss=loss, device=device).suggestion
+            step = SupervisedStep(loss, metrics_fn=self.metrics_fn, lr=lr)
         net = torch.compile(model) if cfg.compile else model  # the unwrapped `model` is what gets saved
-
-        optimizer = build_optimizer(model, cfg, lr)
-        micro_batches = math.ceil(len(train) / cfg.batch_size)
-        steps_per_epoch = math.ceil(micro_batches / cfg.accumulate)
-        schedule = Schedule(optimizer, cfg.schedule, lr, cfg.epochs * steps_per_epoch, steps_per_epoch)
+        step.begin(model, net, train, cfg, device)
         state = TrainState(
-            model=model, optimizer=optimizer, schedule=schedule, epochs=cfg.epochs, scaler=scaler, config=cfg
+            model=model,
+            optimizer=step.optimizer,
+            schedule=step.schedule,
+            epochs=cfg.epochs,
+            scaler=step.scaler,
+            config=cfg,
+            train_step=step,
         )
         stopper = self._early_stopping(val is not None)
         emit = _Emitter([stopper, *self.callbacks])
+        after_backward = (lambda: emit("after_backward", state)) if emit.handlers["after_backward"] else None
         shuffle = torch.Generator().manual_seed(cfg.seed)
         position = self._restore(resume, state, stopper, shuffle) if resume else None
 
@@ -155,39 +157,29 @@ class Trainer:
                 epoch_order = position["order"] if position else shuffle.get_state()
                 shuffle.set_state(epoch_order)
                 start = position["batch"] if position else 0
-                total = position["loss_sum"].to(device) if position else torch.zeros((), device=device)
+                step.start_epoch(position)
                 position = None
                 batches = train.batches(cfg.batch_size, shuffle=True, generator=shuffle, augment=True, start=start)
-                for index, (inputs, target) in enumerate(batches, start):
+                for index, batch in enumerate(batches, start):
                     emit.batch("on_batch_begin", state)
-                    if index % cfg.accumulate == 0:  # a new optimizer step starts from zero gradients
-                        optimizer.zero_grad(set_to_none=True)
-                    with autocast():
-                        output = net(*inputs)
-                        batch_loss = loss(output.float(), target)
-                        if cfg.l1:
-                            batch_loss = batch_loss + cfg.l1 * l1_penalty(model)
-                    # the mean over the micro-batches of one step: divide by how many this step has
-                    group = min(cfg.accumulate, micro_batches - (index // cfg.accumulate) * cfg.accumulate)
-                    scaler.scale(batch_loss / group if group > 1 else batch_loss).backward()
-                    total += batch_loss.detach() * len(target)
-                    if (index + 1) % cfg.accumulate and index + 1 < micro_batches:
-                        continue  # accumulate: no optimizer step on this micro-batch
-                    self._step(state, scaler, emit)
+                    if not step.step(index, batch, after_backward):
+                        continue  # no optimizer step on this batch (accumulating gradients)
+                    state.step += 1
                     emit.batch("on_batch_end", state)
                     if self.interrupts.signal:
-                        self._save_interrupted(
-                            state, emit, {"order": epoch_order, "batch": index + 1, "loss_sum": total}
-                        )
+                        self._save_interrupted(state, emit, {"order": epoch_order, "batch": index + 1})
 
                 state.epoch += 1
-                state.logs = {"epoch": state.epoch, "train_loss": (total / len(train)).item(), "lr": schedule.lr}
-                self._stop_if_not_finite(state, "train_loss", emit)
-                if val is not None:
-                    state.logs.update(self._validate(net, val, loss, autocast))
-                    self._stop_if_not_finite(state, "val_loss", emit)
+                state.logs = {"epoch": state.epoch, **step.epoch_logs(len(train))}
+                for key in step.watch:
+                    self._stop_if_not_finite(state, key, emit)
+                scores = step.validate(net, val)
+                if scores:
+                    state.logs.update(scores)
+                    if "val_loss" in scores:
+                        self._stop_if_not_finite(state, "val_loss", emit)
                     emit("on_evaluate", state)
-                schedule.epoch_end(state.logs.get("val_loss"))
+                step.end_epoch(state.logs)
                 state.history.append(state.logs)
                 state.extra["position"] = None
                 state.extra["shuffle"] = shuffle.get_state()
@@ -198,56 +190,13 @@ class Trainer:
         finally:
             self.interrupts.release()
             emit.close()
-        return FitResult(state.history, state.epoch, stopper.best_epoch or state.epoch, state.stop_reason, lr)
+        return FitResult(state.history, state.epoch, stopper.best_epoch or state.epoch, state.stop_reason, step.lr)
 
     # ------------------------------------------------------------ pieces of the loop
-    def _step(self, state: TrainState, scaler: torch.amp.GradScaler, emit: _Emitter) -> None:
-        """One optimizer step: unscale, let callbacks see the gradients, clip, step, schedule."""
-        cfg, optimizer = self.config, state.optimizer
-        if scaler.is_enabled() and (emit.handlers["after_backward"] or cfg.clip_grad_norm or cfg.clip_grad_value):
-            scaler.unscale_(optimizer)  # callbacks and clipping see the true gradients
-        emit.batch("after_backward", state)
-        if cfg.clip_grad_value:
-            nn.utils.clip_grad_value_(state.model.parameters(), cfg.clip_grad_value)
-        if cfg.clip_grad_norm:
-            nn.utils.clip_grad_norm_(state.model.parameters(), cfg.clip_grad_norm)
-        scaler.step(optimizer)
-        scaler.update()
-        state.schedule.step()
-        state.step += 1
-
-    def _validate(self, model: nn.Module, val: TensorData, loss: nn.Module, autocast: Any) -> dict[str, float]:
-        with autocast():
-            outputs = predict_outputs(model, val.inputs, max(self.config.batch_size, 1024))
-        with torch.inference_mode():
-            logs = {"val_loss": loss(outputs.float(), val.target).item()}
-        if self.metrics_fn is not None:
-            logs.update({f"val_{k}": v for k, v in self.metrics_fn(outputs.float(), val.target).items()})
-        return logs
-
-    def _precision(self, device: torch.device) -> tuple[Any, torch.amp.GradScaler]:
-        check_settings(self.config)
-        precision = self.config.precision
-        if precision == "fp32":
-            autocast = contextlib.nullcontext
-        else:
-            dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-
-            def autocast() -> Any:
-                return torch.autocast(device.type, dtype=dtype)
-
-        return autocast, torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-
-    def _learning_rate(
-        self, model: nn.Module, train: TensorData, loss: nn.Module, device: torch.device, resume: dict | None
-    ) -> float:
-        if self.config.lr != "auto":
-            return float(self.config.lr)
-        if resume is not None:
-            return float(resume["lr"])  # the range test ran before the interruption
-        from deepfit.training.lr_finder import find_lr
-
-        return find_lr(model, train, self.config, loss=loss, device=device).suggestion
+    def _loss(self, train: TensorData, task: str | None, device: torch.device) -> nn.Module:
+        task = task or ("classification" if train.target.dtype == torch.int64 else "regression")
+        counts = torch.bincount(train.target.cpu()) if task == "classification" else None
+        return build_loss(self.config, task, counts).to(device)
 
     def _early_stopping(self, has_val: bool) -> EarlyStopping:
         es = self.config.early_stopping
@@ -258,7 +207,7 @@ class Trainer:
 
     def _stop_if_not_finite(self, state: TrainState, key: str, emit: _Emitter) -> None:
         value = state.logs[key]
-        if math.isfinite(value):
+        if value is None or math.isfinite(value):
             return
         checkpointer = next((c for c in emit.callbacks if isinstance(c, Checkpointer)), None)
         kept = ""
@@ -266,19 +215,18 @@ class Trainer:
             kept = f" The last good checkpoint (epoch {checkpointer.last_good_epoch}) is kept at {checkpointer.path}."
         elif checkpointer:
             kept = f" No checkpoint was due yet (one at most every {checkpointer.min_seconds:g} s)."
-        lr = state.schedule.base_lr
+        step = state.train_step
         raise TrainingError(
-            f"the {key.replace('_', ' ')} became {value} at epoch {state.epoch} (step {state.step}); "
-            f"training stopped.{kept}",
-            hint=f"lower the learning rate (now {lr:g}; try --set train.lr={lr / 10:g}), "
-            "clip gradients (--set train.clip_grad_norm=1.0), or check the data for extreme values",
+            f"the {step.subject}{key.replace('_', ' ')} became {value} at epoch {state.epoch} "
+            f"(step {state.step}); training stopped.{kept}",
+            hint=step.lr_hint(),
         )
 
     # ------------------------------------------------------------ interruption and resume
     def _save_interrupted(self, state: TrainState, emit: _Emitter, position: dict[str, Any] | None) -> None:
         """Save where the loop is (``position`` None: at an epoch boundary) and stop with how to resume."""
         if position is not None:
-            position = {**position, "loss_sum": position["loss_sum"].detach().cpu()}
+            position = {**position, **state.train_step.partial()}
         state.extra["position"] = position
         checkpointer = next((c for c in emit.callbacks if isinstance(c, Checkpointer)), None)
         if checkpointer is None:
@@ -303,10 +251,7 @@ class Trainer:
                 f"the checkpoint does not fit this model: {str(exc).splitlines()[0]}",
                 hint="resume with the run's own config (the model or data settings differ)",
             ) from None
-        state.optimizer.load_state_dict(checkpoint["optimizer"])
-        state.schedule.load_state_dict(checkpoint["schedule"])
-        if checkpoint.get("scaler"):
-            state.scaler.load_state_dict(checkpoint["scaler"])
+        state.train_step.load_state_dict(checkpoint)
         state.epoch, state.step, state.history = checkpoint["epoch"], checkpoint["step"], checkpoint["history"]
         state.extra.update(checkpoint["extra"])
         if checkpoint["extra"].get("early_stopping"):

@@ -14,17 +14,17 @@ import math
 import multiprocessing
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from deepfit.config import Config, TuneConfig, load_config
+from deepfit.config import Config, TuneConfig, load_config, merge_overrides
 from deepfit.console import make_console
 from deepfit.errors import ConfigError, DeepfitError, TrainingError
 from deepfit.evaluation.registry import metric_info
+from deepfit.tuning.plan import Plan
 from deepfit.tuning.space import Param, check_keys, grid_space, parse_space, suggest_all
 from deepfit.tuning.stopping import (
     SearchStopped,
@@ -58,23 +58,6 @@ REGRESSION_METRICS = ("mae", "mse", "rmse", "r2", "mape")
 __all__ = ["TuneInterrupted", "TuneResult", "tune"]
 
 
-@dataclass(frozen=True)
-class Plan:
-    """Everything a worker needs to run trials; pickled to spawned workers."""
-
-    config: Config  # every trial's base config (its tune section reset)
-    params: list[Param]
-    tune: TuneConfig
-    name: str
-    metric: str
-    direction: str
-    dir: Path
-    storage: str
-    study_name: str
-    total: int | None  # trials in the study in all; None: until the timeout
-    quiet: bool
-
-
 def tune(
     config: str | Path | dict[str, Any] | Config,
     *,
@@ -97,10 +80,8 @@ def tune(
     """
     if workers < 1:
         raise ConfigError(f"workers must be at least 1; got {workers}")
-    from deepfit.api import _merge_overrides
-
     extra = {k: v for k, v in (("tune__trials", trials), ("tune__timeout", timeout)) if v is not None}
-    cfg = load_config(config, _merge_overrides(overrides, extra))
+    cfg = load_config(config, merge_overrides(overrides, extra))
     plan = make_plan(cfg, _config_name(config, cfg), tune_dir, storage, quiet)
     console = make_console(quiet)
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # one line per trial of our own instead
@@ -347,7 +328,7 @@ def _trial_line(console: Any, metric: str) -> Any:
 
 
 def _resolve_metric(cfg: Config) -> str:
-    task = cfg.data.task
+    task: str = cfg.data.task
     if task == "auto":  # the study's direction must be known before the first trial: prepare the data once
         from deepfit.data.pipeline import prepare
 

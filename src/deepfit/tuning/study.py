@@ -19,7 +19,7 @@ from deepfit.errors import ConfigError
 from deepfit.tuning.space import grid_space
 
 if TYPE_CHECKING:
-    from deepfit.tuning.search import Plan
+    from deepfit.tuning.plan import Plan
 
 STUDY_FILE = "study.journal"
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -32,15 +32,18 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
         # Heartbeats let Optuna fail the trials of a worker that died, on any machine.
         return optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
     Path(url).parent.mkdir(parents=True, exist_ok=True)
-    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(url))
+    from optuna.storages.journal import JournalFileBackend
+
+    return optuna.storages.JournalStorage(JournalFileBackend(url))
 
 
 def open_study(plan: Plan) -> optuna.Study:
     """Create the study or load it; a resumed study must search the same space for the same metric."""
     storage = open_storage(plan.storage)
-    study = optuna.create_study(
-        storage=storage, study_name=plan.study_name, direction=plan.direction, load_if_exists=True
+    direction = (
+        optuna.study.StudyDirection.MAXIMIZE if plan.direction == "maximize" else optuna.study.StudyDirection.MINIMIZE
     )
+    study = optuna.create_study(storage=storage, study_name=plan.study_name, direction=direction, load_if_exists=True)
     mine = {"space": plan.tune.space, "metric": plan.metric, "direction": plan.direction}
     recorded = study.user_attrs.get("deepfit")
     if recorded is None:
@@ -100,14 +103,15 @@ def build_sampler(plan: Plan, seed_offset: int = 0) -> optuna.samplers.BaseSampl
     so a fresh study is reproducible and a resumed one or a second worker does not repeat the same draws."""
     sampler = plan.tune.sampler
     seed = None if plan.tune.seed is None else plan.tune.seed + seed_offset
-    startup = {} if sampler.startup_trials is None else {"n_startup_trials": sampler.startup_trials}
     if sampler.name == "grid":
         return optuna.samplers.GridSampler(grid_space(plan.params), seed=seed)
     if sampler.name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if sampler.name == "cmaes":
-        return optuna.samplers.CmaEsSampler(seed=seed, **startup)
-    return optuna.samplers.TPESampler(seed=seed, **startup)
+        cmaes_startup = 1 if sampler.startup_trials is None else sampler.startup_trials  # Optuna's default
+        return optuna.samplers.CmaEsSampler(seed=seed, n_startup_trials=cmaes_startup)
+    tpe_startup = 10 if sampler.startup_trials is None else sampler.startup_trials  # Optuna's default
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=tpe_startup)
 
 
 def build_pruner(plan: Plan) -> optuna.pruners.BasePruner:

@@ -13,6 +13,7 @@ import json
 import os
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ from deepfit.tuning.space import decode_params
 if TYPE_CHECKING:
     import optuna
 
-    from deepfit.tuning.search import Plan
+    from deepfit.tuning.plan import Plan
 
 BEST_CONFIG = "best.yaml"
 SUMMARY_JSON = "summary.json"
@@ -60,7 +61,7 @@ def summarize(study: optuna.Study, plan: Plan, console: Any, *, plots: bool = Tr
     counts = dict(Counter(state_of(t) for t in trials))
     complete = _ranked(trials, plan.direction)
     out.print(best_table(complete[:TOP], plan.metric, counts))
-    summary = {
+    summary: dict[str, Any] = {
         "study": plan.study_name,
         "storage": plan.storage,
         "metric": plan.metric,
@@ -144,7 +145,7 @@ def write_plots(study: optuna.Study, folder: Path, n_params: int, metric: str) -
     from optuna.visualization import matplotlib as plots
 
     n_complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-    wanted = {
+    wanted: dict[str, tuple[Callable[..., Any], bool, str]] = {
         "optimization_history": (plots.plot_optimization_history, n_complete >= 1, "no completed trial"),
         "intermediate_values": (plots.plot_intermediate_values, n_complete >= 1, "no completed trial"),
         "param_importances": (
@@ -217,7 +218,8 @@ def _ranked(trials: list[optuna.trial.FrozenTrial], direction: str) -> list[optu
     from optuna.trial import TrialState
 
     complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
-    return sorted(complete, key=lambda t: t.value if direction == "minimize" else -t.value)
+    sign = 1.0 if direction == "minimize" else -1.0
+    return sorted(complete, key=lambda t: sign * float(t.value or 0.0))
 
 
 def _best(trial: optuna.trial.FrozenTrial, plan: Plan) -> dict[str, Any]:

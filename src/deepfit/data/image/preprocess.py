@@ -17,12 +17,16 @@ import pandas as pd
 import torch
 
 from deepfit.data.batches import TensorData
-from deepfit.data.images import convert_array, image_files, is_image_file, load_pixels, resolve_path_column
+from deepfit.data.image.decode import convert_array, image_files, is_image_file, load_pixels, resolve_path_column
+from deepfit.data.kind import Preprocessor
+from deepfit.data.target import fit_target
 from deepfit.errors import DataError
 
 
-class ImagePreprocessor:
+class ImagePreprocessor(Preprocessor):
     """Fit on the training pixels (uint8, N x C x H x W), then turn any raw images into model inputs."""
+
+    kind = "image"
 
     def __init__(
         self,
@@ -33,7 +37,8 @@ class ImagePreprocessor:
         mode: str = "rgb",
         path_column: str = "path",
     ) -> None:
-        self.state: dict[str, Any] = {
+        super().__init__()
+        self.state = {
             "task": task,
             "target": target,
             "size": [int(size[0]), int(size[1])],
@@ -54,23 +59,10 @@ class ImagePreprocessor:
             mean.append(mu)
             std.append(var**0.5 if var > 1e-8 else 1.0)  # a constant channel is only centred
         self.state["mean"], self.state["std"] = mean, std
-        if self.task == "classification":
-            classes = sorted(pd.unique(target), key=lambda v: (isinstance(v, str), v))
-            self.state["classes"] = [v.item() if hasattr(v, "item") else v for v in classes]
-        else:
-            y = pd.to_numeric(target).to_numpy(dtype=float)
-            self.state["target_mean"], self.state["target_std"] = float(y.mean()), float(y.std()) or 1.0
+        self.state.update(fit_target(target, self.task))
         return self
 
     # ------------------------------------------------------------ properties
-    @property
-    def task(self) -> str:
-        return self.state["task"]
-
-    @property
-    def classes(self) -> list[Any]:
-        return self.state.get("classes", [])
-
     @property
     def size(self) -> tuple[int, int]:
         return tuple(self.state["size"])
@@ -108,20 +100,6 @@ class ImagePreprocessor:
 
     def transform(self, raw: Any, source: str = "the input") -> tuple[torch.Tensor, ...]:
         return (self.normalize(self.pixels(raw, source)),)
-
-    def transform_target(self, target: pd.Series) -> tuple[torch.Tensor, np.ndarray]:
-        """Target tensor and a mask of the rows it covers (classes unseen in training are left out)."""
-        if self.task == "classification":
-            index = {str(c): i for i, c in enumerate(self.classes)}
-            codes = np.array([index.get(str(v.item() if hasattr(v, "item") else v), -1) for v in target], dtype=int)
-            known = codes >= 0
-            return torch.as_tensor(codes[known], dtype=torch.int64), known
-        y = pd.to_numeric(target, errors="coerce").to_numpy(dtype=float)
-        y = (y - self.state["target_mean"]) / self.state["target_std"]
-        return torch.as_tensor(y, dtype=torch.float32)[:, None], np.ones(len(y), dtype=bool)
-
-    def inverse_target(self, y: np.ndarray) -> np.ndarray:
-        return y * self.state.get("target_std", 1.0) + self.state.get("target_mean", 0.0)
 
     # ------------------------------------------------------------ raw input (deepfit predict / evaluate)
     def read_input(self, source: str | Path | pd.DataFrame) -> Any:
@@ -163,13 +141,3 @@ class ImagePreprocessor:
         if isinstance(raw, list | tuple):
             return pd.DataFrame({self.path_column: [str(p) for p in raw]})
         return pd.DataFrame(index=range(len(raw)))
-
-    # ------------------------------------------------------------ save / load
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": "image", "state": self.state}
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> ImagePreprocessor:
-        pre = cls()
-        pre.state = dict(raw["state"])
-        return pre

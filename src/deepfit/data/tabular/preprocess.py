@@ -18,7 +18,9 @@ import torch
 
 from deepfit.config import CleanConfig, PreprocessConfig
 from deepfit.data import dates
+from deepfit.data.kind import Preprocessor
 from deepfit.data.schema import Schema, cells, parse_numbers, positions
+from deepfit.data.target import fit_target
 from deepfit.data.words import fit_text_features, hashed_words, text_features
 from deepfit.errors import DataError, DataWarning, did_you_mean
 
@@ -110,13 +112,15 @@ def _keys(values: pd.Series) -> pd.Series:
     return values.map(_key)
 
 
-class TabularPreprocessor:
+class TabularPreprocessor(Preprocessor):
     """Fit on the training frame, then turn any frame with the same columns into tensors."""
 
+    kind = "tabular"
+
     def __init__(self, config: PreprocessConfig | None = None, numeric_impute: str = "median") -> None:
+        super().__init__()
         self.config = config or PreprocessConfig()
         self.numeric_impute = numeric_impute
-        self.state: dict[str, Any] = {}
 
     # ------------------------------------------------------------ fit
     def fit(self, frame: pd.DataFrame, schema: Schema) -> TabularPreprocessor:
@@ -168,22 +172,11 @@ class TabularPreprocessor:
             "lsa": {c: fit_text_features(frame[c], cfg.text_features) for c in text_columns},
         }
 
-        target = frame[schema.target]
-        if schema.task == "classification":
-            classes = sorted(pd.unique(target), key=lambda v: (isinstance(v, str), v))
-            state["classes"] = [v.item() if hasattr(v, "item") else v for v in classes]
-        else:
-            y = pd.to_numeric(target).to_numpy(dtype=float)
-            mean, std = (float(y.mean()), float(y.std()) or 1.0) if cfg.target_scaling else (0.0, 1.0)
-            state["target_mean"], state["target_std"] = mean, std
+        state.update(fit_target(frame[schema.target], schema.task, scaling=cfg.target_scaling))
         self.state = state
         return self
 
     # ------------------------------------------------------------ transform
-    @property
-    def classes(self) -> list[Any]:
-        return self.state.get("classes", [])
-
     @property
     def n_features(self) -> int:
         s = self.state
@@ -267,34 +260,13 @@ class TabularPreprocessor:
             tensors.append(torch.as_tensor(cat, dtype=torch.int64))
         return tuple(tensors)
 
-    def transform_target(self, target: pd.Series) -> tuple[torch.Tensor, np.ndarray]:
-        """Target tensor and a boolean mask of the rows it covers (rows of unseen classes are left out)."""
-        if self.state["task"] == "classification":
-            index = {str(c): i for i, c in enumerate(self.classes)}
-            codes = target.map(lambda v: index.get(str(v.item() if hasattr(v, "item") else v), -1)).to_numpy()
-            known = codes >= 0
-            return torch.as_tensor(codes[known], dtype=torch.int64), known
-        y = pd.to_numeric(target, errors="coerce").to_numpy(dtype=float)
-        y = (y - self.state["target_mean"]) / self.state["target_std"]
-        return torch.as_tensor(y, dtype=torch.float32)[:, None], np.ones(len(y), dtype=bool)
-
-    def inverse_target(self, y: np.ndarray) -> np.ndarray:
-        return y * self.state["target_std"] + self.state["target_mean"]
-
     # ------------------------------------------------------------ save / load
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": "tabular",
-            "config": self.config.model_dump(),
-            "numeric_impute": self.numeric_impute,
-            "state": self.state,
-        }
+    def settings(self) -> dict[str, Any]:
+        return {"config": self.config.model_dump(), "numeric_impute": self.numeric_impute}
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> TabularPreprocessor:
-        pre = cls(PreprocessConfig(**raw["config"]), raw["numeric_impute"])
-        pre.state = raw["state"]
-        return pre
+    def from_settings(cls, raw: dict[str, Any]) -> TabularPreprocessor:
+        return cls(PreprocessConfig(**raw["config"]), raw["numeric_impute"])
 
     @classmethod
     def for_config(cls, preprocess: PreprocessConfig, clean: CleanConfig) -> TabularPreprocessor:

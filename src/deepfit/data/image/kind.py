@@ -17,10 +17,9 @@ import numpy as np
 import pandas as pd
 
 from deepfit.config import Config, ImageConfig
-from deepfit.data.augment import build_augment
-from deepfit.data.batches import TensorData
-from deepfit.data.image_preprocess import ImagePreprocessor
-from deepfit.data.images import (
+from deepfit.data.clean import check_usable, resolve_conflicts, target_summary
+from deepfit.data.image.augment import build_augment
+from deepfit.data.image.decode import (
     builtin_digits,
     convert_array,
     decode_files,
@@ -31,11 +30,11 @@ from deepfit.data.images import (
     pixel_hashes,
     resolve_path_column,
 )
-from deepfit.data.pipeline import PreparedData
+from deepfit.data.image.preprocess import ImagePreprocessor
+from deepfit.data.kind import DataKind
 from deepfit.data.schema import infer_task
 from deepfit.data.sources import read_source
 from deepfit.data.spec import DataSpec
-from deepfit.data.split import split_frame
 from deepfit.errors import ConfigError, DataError
 
 HASH, ROW = "__hash", "__row"  # internal columns: image identity, and its row in the pixel array
@@ -63,79 +62,106 @@ def detect_images(config: Config) -> bool:
     return column in head.columns and len(head) > 0 and all(is_image_file(Path(str(v))) for v in head[column])
 
 
-def prepare_images(config: Config, frame: pd.DataFrame | None = None) -> PreparedData:
-    data = config.data
-    if frame is None and data.source is None:
-        raise ConfigError("data.source is not set", hint="use an image folder, a CSV of image paths, or builtin:digits")
-    records, pixels, facts = load_images(config, data.source, frame)
-    target = facts["target"]
-    report: dict[str, Any] = {"rows_in": facts["rows_in"], "target": target, "source": facts["origin"]}
-    report["missing_target_rows"] = facts["missing_target_rows"]
-    task = data.task if data.task != "auto" else ("classification" if facts["folder"] else infer_task(records[target]))
-    if facts["folder"] and task == "regression":
-        raise ConfigError(
-            "data.task: regression needs numeric labels; an image folder's labels are its sub-folder names",
-            hint="use data.task: classification, or a CSV with a path column and a numeric label column",
+class ImageKind(DataKind):
+    """Parts are ``(records, pixels)``: a table of (path, label, hash, row) and the uint8 pixels it indexes."""
+
+    name = "image"
+    preprocessor = ImagePreprocessor
+    section = "images"
+
+    def detect(self, config: Config) -> bool:
+        return detect_images(config)
+
+    def read(self, config: Config, frame: pd.DataFrame | None) -> tuple[pd.DataFrame, np.ndarray]:
+        if frame is None and config.data.source is None:
+            raise ConfigError(
+                "data.source is not set", hint="use an image folder, a CSV of image paths, or builtin:digits"
+            )
+        records, pixels, self.facts = load_images(config, config.data.source, frame)
+        return records, pixels
+
+    def clean(self, config: Config, raw: tuple[pd.DataFrame, np.ndarray]) -> tuple[tuple, dict[str, Any]]:
+        (records, pixels), facts, data = raw, self.facts, config.data
+        target = facts["target"]
+        report: dict[str, Any] = {"rows_in": facts["rows_in"], "target": target, "source": facts["origin"]}
+        report["missing_target_rows"] = facts["missing_target_rows"]
+        folder = facts["folder"]
+        task = data.task if data.task != "auto" else ("classification" if folder else infer_task(records[target]))
+        if folder and task == "regression":
+            raise ConfigError(
+                "data.task: regression needs numeric labels; an image folder's labels are its sub-folder names",
+                hint="use data.task: classification, or a CSV with a path column and a numeric label column",
+            )
+        report["task"] = task
+        paths, clean = facts["path_column"], data.clean
+        records, report["duplicate_rows"], self.duplicates = _drop_duplicates(
+            records, target, paths, clean.drop_duplicates
         )
-    report["task"] = task
+        records, report["conflicts"] = resolve_conflicts(records, [HASH], target, task, clean.conflicts, show=paths)
+        check_usable(records, target, task, origin=facts["origin"])
+        report["rows_out"] = len(records)
+        report["target_summary"] = target_summary(records[target], task)
+        return (records, pixels), report
 
-    paths = facts["path_column"]
-    records, report["duplicate_rows"], duplicates = _drop_duplicates(records, target, paths, data.clean.drop_duplicates)
-    records, report["conflicts"] = _resolve_conflicts(records, target, paths, task, data.clean.conflicts)
-    _check_usable(records, target, task, facts["origin"])
+    def split(self, config: Config, cleaned: tuple, report: dict[str, Any]) -> dict[str, tuple]:
+        records, pixels = cleaned
+        return {name: (part, pixels) for name, part in super().split(config, records, report).items()}
 
-    parts = {name: (part, pixels) for name, part in _split(config, records, target, task).items()}
-    for name, source in (("validation", data.validation_source), ("test", data.test_source)):
-        if source:
-            extra, extra_pixels, _ = load_images(config, source, size=facts["size"], mode=facts["mode"])
-            if target not in extra.columns:
-                raise DataError(f"data.{name}_source: {source} has no labels ('{target}')")
-            parts[name] = (extra, extra_pixels)
+    def read_external(self, config: Config, name: str, source: str, report: dict[str, Any]) -> tuple:
+        size, mode = self.facts["size"], self.facts["mode"]
+        extra, extra_pixels, _ = load_images(config, source, size=size, mode=mode)
+        if report["target"] not in extra.columns:
+            raise DataError(f"data.{name}_source: {source} has no labels ('{report['target']}')")
+        return extra, extra_pixels
 
-    train, train_pixels = parts["train"]
-    pre = ImagePreprocessor(
-        target=target, task=task, size=facts["size"], mode=facts["mode"], path_column=data.image.path_column
-    )
-    pre.fit(train_pixels[train[ROW].to_numpy()], train[target])
-    tensors, frames, unseen = _to_tensors(parts, pre, target)
-    n_classes = len(pre.classes) if task == "classification" else 0
-    tensors["train"].augment = build_augment(data.augment, pre.state["mean"], pre.state["std"], n_classes)
+    def fit(self, config: Config, train: tuple, report: dict[str, Any]) -> ImagePreprocessor:
+        (records, pixels), facts, target = train, self.facts, report["target"]
+        pre = ImagePreprocessor(
+            target=target,
+            task=report["task"],
+            size=facts["size"],
+            mode=facts["mode"],
+            path_column=config.data.image.path_column,
+        )
+        return pre.fit(pixels[records[ROW].to_numpy()], records[target])
 
-    report["rows_out"] = len(records)
-    report["target_summary"] = _target_summary(records[target], task)
-    report["splits"] = {name: len(t) for name, t in tensors.items()}
-    if unseen:
-        report["rows_with_classes_unseen_in_train"] = unseen
-    report["images"] = _image_facts(facts, pre, duplicates)
-    report["notes"] = _notes(report["images"], report)
-    channels, (height, width) = pre.channels, pre.size
-    spec = DataSpec(
-        task=task,
-        n_features=channels * height * width,
-        n_outputs=n_classes or 1,
-        class_names=pre.classes,
-        kind="image",
-        input_shape=[channels, height, width],
-        n_train=len(tensors["train"]),
-    )
-    return PreparedData(tensors, frames, spec, pre, None, report)
+    def labels(self, part: tuple, target: str) -> pd.Series:
+        return part[0][target]
 
+    def take(self, part: tuple, mask: np.ndarray) -> tuple:
+        return part[0][mask], part[1]
 
-def _to_tensors(
-    parts: dict[str, tuple[pd.DataFrame, np.ndarray]], pre: ImagePreprocessor, target: str
-) -> tuple[dict[str, TensorData], dict[str, pd.DataFrame], dict[str, int]]:
-    """Normalised inputs and targets of each non-empty split; rows of classes unseen in train are left out."""
-    tensors, frames, unseen = {}, {}, {}
-    for name, (part, pixels) in parts.items():
-        if part.empty:
-            continue
-        y, known = pre.transform_target(part[target])
-        if not known.all():  # a class absent from train cannot be learned or scored
-            unseen[name] = int((~known).sum())
-            part = part[known]
-        tensors[name] = TensorData((pre.normalize(pixels[part[ROW].to_numpy()]),), y)
-        frames[name] = part.drop(columns=[HASH, ROW])
-    return tensors, frames, unseen
+    def size(self, part: tuple) -> int:
+        return len(part[0])
+
+    def inputs(self, pre: ImagePreprocessor, part: tuple, source: str) -> tuple:
+        records, pixels = part
+        return (pre.normalize(pixels[records[ROW].to_numpy()]),)
+
+    def augment(self, config: Config, pre: ImagePreprocessor, split: str) -> Any:
+        if split != "train":
+            return None
+        n_classes = len(pre.classes) if pre.task == "classification" else 0
+        return build_augment(config.data.augment, pre.state["mean"], pre.state["std"], n_classes)
+
+    def frame(self, part: tuple) -> pd.DataFrame:
+        return part[0].drop(columns=[HASH, ROW])
+
+    def finish_report(self, config: Config, report: dict, pre: ImagePreprocessor, tensors: dict, frames: dict):
+        report["images"] = _image_facts(self.facts, pre, self.duplicates)
+        report["notes"] = _notes(report["images"], report)
+
+    def spec(self, config: Config, pre: ImagePreprocessor, tensors: dict, report: dict[str, Any]) -> DataSpec:
+        channels, (height, width) = pre.channels, pre.size
+        return DataSpec(
+            task=report["task"],
+            n_features=channels * height * width,
+            n_outputs=len(pre.classes) if report["task"] == "classification" else 1,
+            class_names=pre.classes,
+            kind="image",
+            input_shape=[channels, height, width],
+            n_train=len(tensors["train"]),
+        )
 
 
 # ---------------------------------------------------------------- reading
@@ -231,63 +257,7 @@ def _drop_duplicates(
     return records[~duplicated], int(duplicated.sum()), examples
 
 
-def _resolve_conflicts(
-    records: pd.DataFrame, target: str, name: str, task: str, policy: str
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Identical images with different labels (classification): keep all, drop all, or keep the majority."""
-    info: dict[str, Any] = {"groups": 0, "rows": 0, "policy": policy, "rows_removed": 0, "examples": []}
-    if task != "classification":
-        return records, info
-    labels = records[target].astype(str)
-    conflicted = labels.groupby(records[HASH]).transform("nunique") > 1
-    info["groups"], info["rows"] = int(records.loc[conflicted, HASH].nunique()), int(conflicted.sum())
-    info["examples"] = [
-        [f"{p} ({label})" for p, label in zip(group[name], group[target], strict=True)]
-        for _, group in list(records[conflicted].groupby(HASH, sort=False))[:5]
-    ]
-    if not conflicted.any() or policy == "keep":
-        return records, info
-    if policy == "drop":
-        keep = ~conflicted
-    else:  # majority: the rows carrying each image's most frequent label (ties: first seen)
-        majority = labels.groupby(records[HASH]).agg(lambda s: s.value_counts().index[0])
-        keep = labels.to_numpy() == majority.loc[records[HASH]].to_numpy()
-    info["rows_removed"] = int(len(records) - keep.sum())
-    return records[keep], info
-
-
-def _check_usable(records: pd.DataFrame, target: str, task: str, origin: str) -> None:
-    if records.empty:
-        raise DataError(f"no usable images in {origin}", hint="check the data report's unreadable files")
-    if task == "classification" and records[target].nunique() < 2:
-        raise DataError(
-            f"{origin} has a single class ('{records[target].iloc[0]}'); classification needs two or more",
-            hint="add a sub-folder (or labelled rows) for every class",
-        )
-    if task == "regression":
-        bad = pd.to_numeric(records[target], errors="coerce").isna()
-        if bad.any():
-            value = records[target][bad].iloc[0]
-            raise DataError(
-                f"regression target '{target}' in {origin} holds non-numeric values such as {value!r}",
-                hint="fix those cells, or set data.task: classification",
-            )
-
-
-def _split(config: Config, records: pd.DataFrame, target: str, task: str) -> dict[str, pd.DataFrame]:
-    external = tuple(n for n in ("validation", "test") if getattr(config.data, f"{n}_source"))
-    return split_frame(records, config.data.split, target=target, task=task, seed=config.train.seed, external=external)
-
-
 # ---------------------------------------------------------------- report
-def _target_summary(target: pd.Series, task: str) -> dict[str, Any]:
-    if task != "classification":
-        values = pd.to_numeric(target, errors="coerce")
-        return {k: float(getattr(values, k)()) for k in ("mean", "std", "min", "max")}
-    counts = target.astype(str).value_counts()
-    return {"classes": {k: int(v) for k, v in counts.items()}, "imbalance_ratio": float(counts.max() / counts.min())}
-
-
 def _image_facts(facts: dict[str, Any], pre: ImagePreprocessor, duplicates: list[str]) -> dict[str, Any]:
     return {
         "size": list(pre.size),

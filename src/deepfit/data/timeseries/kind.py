@@ -9,7 +9,6 @@ points before them, training points included: those are observed before the fore
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,11 +18,11 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from deepfit.config import Config, SplitConfig, TimeSeriesConfig
 from deepfit.data.batches import TensorData
-from deepfit.data.pipeline import PreparedData, load_frame
-from deepfit.data.preprocess import column_scaling
-from deepfit.data.series_clean import SeriesLayout, require_column, resolve_layout, source_name, split_series, where
-from deepfit.data.sources import read_source
+from deepfit.data.kind import DataKind, PreparedData, Preprocessor
 from deepfit.data.spec import DataSpec
+from deepfit.data.tabular.kind import load_frame
+from deepfit.data.tabular.preprocess import column_scaling
+from deepfit.data.timeseries.clean import SeriesLayout, require_column, resolve_layout, source_name, split_series, where
 from deepfit.errors import ConfigError, DataError
 from deepfit.evaluation.forecast import fit_autoregressive, forecast_report, infer_season
 
@@ -60,12 +59,14 @@ def make_windows(values: np.ndarray, starts: np.ndarray, lookback: int, horizon:
     return x, np.ascontiguousarray(y)
 
 
-class SeriesPreprocessor:
+class SeriesPreprocessor(Preprocessor):
     """Column scaling fitted on the training part of the series; windows in, forecasts out in original units."""
 
+    kind = "timeseries"
+
     def __init__(self, config: TimeSeriesConfig | None = None, scaling: str = "standard") -> None:
+        super().__init__()
         self.config, self.scaling = config or TimeSeriesConfig(), scaling
-        self.state: dict[str, Any] = {}
 
     def fit(self, train_parts: list[np.ndarray], layout: SeriesLayout, season: int) -> SeriesPreprocessor:
         values = np.concatenate(train_parts)
@@ -101,10 +102,6 @@ class SeriesPreprocessor:
             self.state["target_mean"] = np.tile(offset[index], c.horizon).tolist()
             self.state["target_std"] = np.tile(scale[index], c.horizon).tolist()
         return self
-
-    @property
-    def classes(self) -> list[Any]:
-        return []
 
     @property
     def layout(self) -> SeriesLayout:
@@ -207,20 +204,42 @@ class SeriesPreprocessor:
             autoregressive=s.get("autoregressive"),
         )
 
-    def read_input(self, source: str | Path | pd.DataFrame) -> pd.DataFrame:
-        return read_source(source)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": "timeseries", "config": self.config.model_dump(), "scaling": self.scaling, "state": self.state}
+    def settings(self) -> dict[str, Any]:
+        return {"config": self.config.model_dump(), "scaling": self.scaling}
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> SeriesPreprocessor:
-        pre = cls(TimeSeriesConfig(**raw["config"]), raw["scaling"])
-        pre.state = raw["state"]
-        return pre
+    def from_settings(cls, raw: dict[str, Any]) -> SeriesPreprocessor:
+        return cls(TimeSeriesConfig(**raw["config"]), raw["scaling"])
 
 
 # ---------------------------------------------------------------- the data path
+class SeriesKind(DataKind):
+    """Forecasting windows do not fit the row skeleton (a window's split is its targets' time, its target a
+    horizon of values, no class to drop): this kind overrides ``prepare`` as a whole."""
+
+    name = "timeseries"
+    preprocessor = SeriesPreprocessor
+    section = "timeseries"
+
+    def detect(self, config: Config) -> bool:
+        return looks_like_timeseries(config)
+
+    def read(self, config: Config, frame: pd.DataFrame | None) -> pd.DataFrame:
+        return load_frame(config, frame)
+
+    def clean(self, config: Config, raw: pd.DataFrame) -> tuple[Any, dict[str, Any]]:
+        raise NotImplementedError("SeriesKind.prepare cleans each series itself")
+
+    def fit(self, config: Config, train: Any, report: dict[str, Any]) -> SeriesPreprocessor:
+        raise NotImplementedError("SeriesKind.prepare fits on the training points of each series")
+
+    def spec(self, config: Config, pre: Any, tensors: dict, report: dict[str, Any]) -> DataSpec:
+        raise NotImplementedError("SeriesKind.prepare makes the spec")
+
+    def prepare(self, config: Config, frame: pd.DataFrame | None = None) -> PreparedData:
+        return prepare_timeseries(config, frame)
+
+
 def prepare_timeseries(config: Config, frame: pd.DataFrame | None = None) -> PreparedData:
     data, ts = config.data, _series_config(config)
     raw = load_frame(config, frame)
@@ -384,4 +403,11 @@ def _notes(raw: pd.DataFrame, facts: dict[str, Any], short: list, report: dict[s
     return notes
 
 
-__all__ = ["SeriesPreprocessor", "looks_like_timeseries", "make_windows", "prepare_timeseries", "window_starts"]
+__all__ = [
+    "SeriesKind",
+    "SeriesPreprocessor",
+    "looks_like_timeseries",
+    "make_windows",
+    "prepare_timeseries",
+    "window_starts",
+]

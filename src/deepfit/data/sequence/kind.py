@@ -18,23 +18,25 @@ import torch
 
 from deepfit.config import Config, SequenceConfig
 from deepfit.data.batches import TensorData
-from deepfit.data.clean import _target_summary
-from deepfit.data.pipeline import PreparedData
-from deepfit.data.preprocess import column_scaling
+from deepfit.data.clean import target_summary
+from deepfit.data.kind import DataKind, Preprocessor
 from deepfit.data.schema import infer_task
-from deepfit.data.sequence_io import Sequences, looks_like_sequences, read_long, read_npz, read_sequences
+from deepfit.data.sequence.io import Sequences, looks_like_sequences, read_long, read_npz, read_sequences
 from deepfit.data.sources import read_source
 from deepfit.data.spec import DataSpec
-from deepfit.data.split import split_frame
+from deepfit.data.tabular.preprocess import column_scaling
+from deepfit.data.target import fit_target
 from deepfit.errors import DataError
 
 
-class SequencePreprocessor:
+class SequencePreprocessor(Preprocessor):
     """Fit length, scaling and label coding on the training sequences; turn raw sequences into tensors."""
 
+    kind = "sequence"
+
     def __init__(self, config: SequenceConfig | None = None, scaling: str = "standard", target_scaling: bool = True):
+        super().__init__()
         self.config, self.scaling, self.target_scaling = config or SequenceConfig(), scaling, target_scaling
-        self.state: dict[str, Any] = {}
 
     def fit(self, seqs: Sequences, *, target: str, task: str) -> SequencePreprocessor:
         seq_len = self.config.max_length or int(seqs.lengths.max())
@@ -51,18 +53,8 @@ class SequencePreprocessor:
             "offset": offset.tolist(),
             "scale": scale.tolist(),
         }
-        if task == "classification":
-            classes = sorted(pd.unique(pd.Series(seqs.y)), key=lambda v: (isinstance(v, str), v))
-            self.state["classes"] = [v.item() if hasattr(v, "item") else v for v in classes]
-        else:
-            y = seqs.y.astype(np.float64)
-            mean, std = (float(y.mean()), float(y.std()) or 1.0) if self.target_scaling else (0.0, 1.0)
-            self.state["target_mean"], self.state["target_std"] = mean, std
+        self.state.update(fit_target(seqs.y, task, scaling=self.target_scaling))
         return self
-
-    @property
-    def classes(self) -> list[Any]:
-        return self.state.get("classes", [])
 
     def sequences(self, raw: Any, source: str = "the data", labels: bool = False) -> Sequences:
         """Raw input as Sequences: Sequences, an array (N, steps[, features]) or a long table."""
@@ -94,22 +86,6 @@ class SequencePreprocessor:
         x[np.arange(seq_len)[None, :] >= lengths[:, None]] = 0.0
         return torch.from_numpy(x.astype(np.float32)), torch.from_numpy(lengths.astype(np.int64))
 
-    def transform_target(self, target: Any) -> tuple[torch.Tensor, np.ndarray]:
-        """Target tensor and a mask of the sequences it covers (classes unseen in training are left out)."""
-        values = pd.Series(list(target))
-        if self.state["task"] == "classification":
-            index = {str(c): i for i, c in enumerate(self.classes)}
-            codes = values.map(lambda v: index.get(str(v.item() if hasattr(v, "item") else v), -1)).to_numpy()
-            known = codes >= 0
-            return torch.as_tensor(codes[known], dtype=torch.int64), known
-        y = (pd.to_numeric(values, errors="coerce").to_numpy(dtype=float) - self.state["target_mean"]) / self.state[
-            "target_std"
-        ]
-        return torch.as_tensor(y, dtype=torch.float32)[:, None], np.ones(len(y), dtype=bool)
-
-    def inverse_target(self, y: np.ndarray) -> np.ndarray:
-        return y * self.state.get("target_std", 1.0) + self.state.get("target_mean", 0.0)
-
     def labelled(self, raw: Any, source: str = "the data") -> tuple[TensorData, int]:
         """Inputs and labels for ``deepfit evaluate RUN --data``: an .npz with ``y`` or a long table with labels."""
         seqs = self.sequences(raw, source, labels=True)
@@ -126,90 +102,104 @@ class SequencePreprocessor:
         """The sequence ids of a long table, first; nothing for arrays."""
         if isinstance(raw, pd.DataFrame) and self.state["id_column"]:
             return pd.DataFrame({self.state["id_column"]: self.sequences(raw, "the input").ids})
-        return pd.DataFrame()
+        return super().prediction_columns(raw)
 
     def read_input(self, source: str | Path | pd.DataFrame) -> Any:
         if isinstance(source, str | Path) and str(source).lower().endswith(".npz"):
             return read_npz(Path(source))
         return read_source(source)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": "sequence",
-            "config": self.config.model_dump(),
-            "scaling": self.scaling,
-            "target_scaling": self.target_scaling,
-            "state": self.state,
-        }
+    def settings(self) -> dict[str, Any]:
+        return {"config": self.config.model_dump(), "scaling": self.scaling, "target_scaling": self.target_scaling}
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> SequencePreprocessor:
-        pre = cls(SequenceConfig(**raw["config"]), raw["scaling"], raw["target_scaling"])
-        pre.state = raw["state"]
-        return pre
+    def from_settings(cls, raw: dict[str, Any]) -> SequencePreprocessor:
+        return cls(SequenceConfig(**raw["config"]), raw["scaling"], raw["target_scaling"])
 
 
 # ---------------------------------------------------------------- the data path
-def prepare_sequences(config: Config, frame: pd.DataFrame | None = None) -> PreparedData:
-    data = config.data
-    seqs, target, rows = read_sequences(config, data.source, frame)
-    seqs.ids = seqs.ids if seqs.ids is not None else list(range(len(seqs)))  # an .npz: its row numbers
-    labelled = pd.notna(seqs.y)
-    seqs = seqs.take(np.flatnonzero(labelled))
-    labels = pd.Series(list(seqs.y)).infer_objects()
-    task = data.task if data.task != "auto" else infer_task(labels)
-    if task == "regression" and pd.to_numeric(labels, errors="coerce").isna().any():
-        raise DataError(f"regression target '{target}' holds non-numeric labels", hint="set data.task: classification")
-    seqs.y = labels.to_numpy()
-    external = {
-        name: read_sequences(config, source)[0]
-        for name, source in (("validation", data.validation_source), ("test", data.test_source))
-        if source
-    }
-    table = pd.DataFrame({"label": seqs.y})
-    seed = config.train.seed
-    parts = split_frame(table, data.split, target="label", task=task, seed=seed, external=tuple(external))
-    splits = {name: seqs.take(part.index.to_numpy()) for name, part in parts.items()}
-    splits.update({name: s.take(np.flatnonzero(pd.notna(s.y))) for name, s in external.items()})
+class SequenceKind(DataKind):
+    """Parts are ``Sequences``; the split is made on a table of their labels."""
 
-    pre = SequencePreprocessor(data.sequence, data.preprocess.scaling, data.preprocess.target_scaling)
-    pre.fit(splits["train"], target=target, task=task)
-    tensors, frames, unseen = {}, {}, {}
-    for name, part in splits.items():
-        if len(part) == 0:
-            continue
-        y, known = pre.transform_target(part.y)
-        if not known.all():  # a class absent from train cannot be learned or scored
-            unseen[name] = int((~known).sum())
-            part = splits[name] = part.take(np.flatnonzero(known))
-        tensors[name] = TensorData(pre.transform(part, f"the {name} data"), y)
-        frames[name] = pd.DataFrame({"id": part.ids, "length": part.lengths, target: part.y})
-    report = _report(seqs, splits, rows, int((~labelled).sum()), target, task, pre)
-    if unseen:
-        report["rows_with_classes_unseen_in_train"] = unseen
-    n_features = seqs.x.shape[2]
-    spec = DataSpec(
-        task=task,
-        n_features=n_features,
-        n_outputs=len(pre.classes) if task == "classification" else 1,
-        class_names=pre.classes,
-        kind="sequence",
-        input_shape=[pre.state["seq_len"], n_features],
-        n_train=len(tensors["train"]),
-        extra={"features": pre.state["features"]},
-    )
-    return PreparedData(tensors, frames, spec, pre, None, report)
+    name = "sequence"
+    preprocessor = SequencePreprocessor
+    section = "sequence"
+
+    def detect(self, config: Config) -> bool:
+        return looks_like_sequences(config)
+
+    def read(self, config: Config, frame: pd.DataFrame | None) -> tuple[Sequences, str, int]:
+        seqs, target, rows = read_sequences(config, config.data.source, frame)
+        seqs.ids = seqs.ids if seqs.ids is not None else list(range(len(seqs)))  # an .npz: its row numbers
+        return seqs, target, rows
+
+    def clean(self, config: Config, raw: tuple[Sequences, str, int]) -> tuple[Sequences, dict[str, Any]]:
+        seqs, target, rows = raw
+        labelled = pd.notna(seqs.y)
+        seqs = seqs.take(np.flatnonzero(labelled))
+        labels = pd.Series(list(seqs.y)).infer_objects()
+        task = config.data.task if config.data.task != "auto" else infer_task(labels)
+        if task == "regression" and pd.to_numeric(labels, errors="coerce").isna().any():
+            raise DataError(
+                f"regression target '{target}' holds non-numeric labels", hint="set data.task: classification"
+            )
+        seqs.y = labels.to_numpy()
+        unlabelled = int((~labelled).sum())
+        report = {
+            "rows_in": len(seqs) + unlabelled,
+            "rows_out": len(seqs),
+            "task": task,
+            "target": target,
+            "missing_target_rows": unlabelled,
+            "target_summary": target_summary(pd.Series(seqs.y), task),
+            "rows_read": rows,
+        }
+        self.all, self.target = seqs, target
+        return seqs, report
+
+    def split(self, config: Config, cleaned: Sequences, report: dict[str, Any]) -> dict[str, Sequences]:
+        parts = super().split(config, pd.DataFrame({"label": cleaned.y}), {**report, "target": "label"})
+        return {name: cleaned.take(part.index.to_numpy()) for name, part in parts.items()}
+
+    def read_external(self, config: Config, name: str, source: str, report: dict[str, Any]) -> Sequences:
+        seqs = read_sequences(config, source)[0]
+        return seqs.take(np.flatnonzero(pd.notna(seqs.y)))
+
+    def fit(self, config: Config, train: Sequences, report: dict[str, Any]) -> SequencePreprocessor:
+        data = config.data
+        pre = SequencePreprocessor(data.sequence, data.preprocess.scaling, data.preprocess.target_scaling)
+        return pre.fit(train, target=report["target"], task=report["task"])
+
+    def labels(self, part: Sequences, target: str) -> np.ndarray:
+        return part.y
+
+    def take(self, part: Sequences, mask: np.ndarray) -> Sequences:
+        return part.take(np.flatnonzero(mask))
+
+    def frame(self, part: Sequences) -> pd.DataFrame:
+        return pd.DataFrame({"id": part.ids, "length": part.lengths, self.target: part.y})
+
+    def finish_report(self, config: Config, report: dict, pre: SequencePreprocessor, tensors: dict, frames: dict):
+        facts, notes = _facts(self.all, report.pop("rows_read"), pre)
+        report["sequence"] = facts
+        report["notes"] = notes
+
+    def spec(self, config: Config, pre: SequencePreprocessor, tensors: dict, report: dict[str, Any]) -> DataSpec:
+        task, n_features = report["task"], self.all.x.shape[2]
+        return DataSpec(
+            task=task,
+            n_features=n_features,
+            n_outputs=len(pre.classes) if task == "classification" else 1,
+            class_names=pre.classes,
+            kind="sequence",
+            input_shape=[pre.state["seq_len"], n_features],
+            n_train=len(tensors["train"]),
+            extra={"features": pre.state["features"]},
+        )
 
 
-def _report(
-    seqs: Sequences,
-    splits: dict[str, Sequences],
-    rows: int,
-    unlabelled: int,
-    target: str,
-    task: str,
-    pre: SequencePreprocessor,
-) -> dict[str, Any]:
+def _facts(seqs: Sequences, rows: int, pre: SequencePreprocessor) -> tuple[dict[str, Any], list[str]]:
+    """The report's ``sequence`` section and its notes."""
     lengths, s = seqs.lengths, pre.state
     facts = {
         "sequences": len(seqs),
@@ -229,17 +219,7 @@ def _report(
     notes = [line + "; per-feature scaling fitted on the training sequences' real steps"]
     if seqs.missing:
         notes.append(f"{seqs.missing} missing feature values carried forward from the step before")
-    return {
-        "rows_in": len(seqs) + unlabelled,
-        "rows_out": len(seqs),
-        "task": task,
-        "target": target,
-        "missing_target_rows": unlabelled,
-        "splits": {name: len(part) for name, part in splits.items()},
-        "target_summary": _target_summary(pd.Series(seqs.y), task),
-        "sequence": facts,
-        "notes": notes,
-    }
+    return facts, notes
 
 
-__all__ = ["SequencePreprocessor", "Sequences", "looks_like_sequences", "prepare_sequences"]
+__all__ = ["SequenceKind", "SequencePreprocessor", "Sequences", "looks_like_sequences"]

@@ -17,8 +17,8 @@ import pandas as pd
 
 from deepfit.config import Config, SequenceConfig
 from deepfit.data.schema import resolve_target
-from deepfit.data.series_clean import mostly_numeric, numeric_frame, require_column, source_name, where
 from deepfit.data.sources import open_npz, read_source, require_file
+from deepfit.data.timeseries.clean import mostly_numeric, numeric_frame, require_column, source_name, where
 from deepfit.errors import DataError, DataWarning
 
 X_KEYS, Y_KEYS = ("X", "x", "features"), ("y", "Y", "target", "labels")

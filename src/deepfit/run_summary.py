@@ -10,10 +10,14 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from deepfit.config import flatten
 from deepfit.errors import RunError
 from deepfit.runs import CONFIG, DATA_REPORT, EVAL, METRICS, MODEL
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 HEADLINE = {"classification": ("accuracy", "f1_macro"), "regression": ("rmse", "r2")}
 
@@ -158,7 +162,9 @@ def short_dataset(source: str) -> str:
     return PurePath(source.rstrip("/\\")).name or source
 
 
-Column = tuple[str, list[str], str, int | None]  # header, cells, justify, max width (None: as wide as its cells)
+Column = tuple[
+    str, list[str], "JustifyMethod", int | None
+]  # header, cells, justify, max width (None: as wide as its cells)
 
 
 class RunsTable:
@@ -225,16 +231,6 @@ def _width(columns: list[Column]) -> int:
     widths = [max(cell_len(text) for text in [*header.split("\n"), *cells]) for header, cells, _, _ in columns]
     widths = [min(w, limit) if limit else w for w, (*_, limit) in zip(widths, columns, strict=True)]
     return sum(widths) + len(widths) - 1
-
-
-def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as one level of dotted keys: ``{"train": {"lr": 1}}`` -> ``{"train.lr": 1}``."""
-    if not isinstance(config, dict) or (prefix and not config):
-        return {prefix.rstrip("."): config} if prefix else {}
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        out.update(flatten(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
-    return out
 
 
 def config_diff(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any]]:
@@ -309,5 +305,5 @@ def _finished_at(path: Path) -> datetime:
 
 
 def _task_from_metrics(evaluation: dict[str, Any]) -> str | None:
-    split = next(iter(evaluation.values()), {})
+    split: dict[str, Any] = next(iter(evaluation.values()), {})
     return "classification" if "accuracy" in split else "regression" if "rmse" in split else None

@@ -12,12 +12,12 @@ import pytest
 
 from deepfit.api import train
 from deepfit.cli import main
+from deepfit.config import flatten
 from deepfit.errors import RunError
-from deepfit.runs_table import (
+from deepfit.run_summary import (
     best_epoch,
     config_diff,
     find_runs,
-    flatten,
     format_metric,
     resolve_run,
     runs_tables,
@@ -115,6 +115,7 @@ def test_flatten_and_config_diff() -> None:
         "model.hidden": [8],
         "data.column_types": {},
     }
+    assert flatten({"data": {"column_types": {"zip": "categorical"}}}) == {"data.column_types": {"zip": "categorical"}}
     assert config_diff(a, b) == [
         ("data.column_types", {}, None),
         ("model.hidden", [8], [8, 8]),

@@ -1,0 +1,1 @@
+"""Images: decoding (folder per class, CSV of paths, digits), ImagePreprocessor, augmentation."""

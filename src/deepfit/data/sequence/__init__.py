@@ -1,0 +1,1 @@
+"""Sequence classification / regression: .npz or long tables, padded with their lengths."""

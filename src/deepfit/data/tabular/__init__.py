@@ -1,0 +1,1 @@
+"""Tables: schema, cleaning and TabularPreprocessor (numbers, booleans, categories, dates, free text)."""

@@ -1,0 +1,99 @@
+"""Tables: read → schema → clean (whole table) → split → TabularPreprocessor fitted on train → tensors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from deepfit.config import Config
+from deepfit.data.clean import clean
+from deepfit.data.kind import DataKind, PreparedData
+from deepfit.data.schema import Schema, coerce_numeric, infer_schema, resolve_target
+from deepfit.data.sources import read_source
+from deepfit.data.spec import DataSpec
+from deepfit.data.split import minimum_rows, unscored_classes
+from deepfit.data.tabular.preprocess import TabularPreprocessor
+from deepfit.errors import ConfigError
+from deepfit.models.select import tabular_family
+
+
+def load_frame(config: Config, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    source = frame if frame is not None else config.data.source
+    if source is None:
+        raise ConfigError(
+            "data.source is not set",
+            hint="use builtin:digits, a .csv/.parquet/.npz path, or pass a DataFrame",
+        )
+    return read_source(source, config.base_dir)
+
+
+def external_splits(config: Config) -> tuple[str, ...]:
+    """The splits read from their own files (data.validation_source, data.test_source)."""
+    return tuple(name for name in ("validation", "test") if getattr(config.data, f"{name}_source"))
+
+
+def inspect_frame(
+    config: Config, raw: pd.DataFrame, *, to_split: bool = False
+) -> tuple[pd.DataFrame, Schema, dict[str, Any]]:
+    """Schema and cleaning of a whole table, with the data report (what ``deepfit inspect`` prints).
+
+    ``to_split``: the table is to be split as data.split says, so it needs the rows for that (else two).
+    """
+    data = config.data
+    target = resolve_target(raw, data, data.source)
+    schema = infer_schema(raw, data, target)
+    coerced = coerce_numeric(raw, schema, raw.attrs.get("line_offset"))
+    keep = tuple(c for c in (data.split.group_column, data.split.order_column) if c)
+    min_rows = minimum_rows(data.split, external_splits(config), schema.task) if to_split else 2
+    cleaned, report = clean(coerced, schema, data.clean, keep, min_rows)
+    if raw.attrs.get("path"):
+        report["source"] = raw.attrs["path"]
+    return cleaned, schema, report
+
+
+class TabularKind(DataKind):
+    """The fallback of ``data.kind: auto``: what no other kind claims is a table."""
+
+    name = "tabular"
+    preprocessor = TabularPreprocessor
+    section = "columns"
+
+    def __init__(self) -> None:
+        self.schema: Schema | None = None  # the whole table's, kept for PreparedData.schema
+
+    def read(self, config: Config, frame: pd.DataFrame | None) -> pd.DataFrame:
+        return load_frame(config, frame)
+
+    def clean(self, config: Config, raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+        cleaned, self.schema, report = inspect_frame(config, raw, to_split=True)
+        return cleaned, report
+
+    def fit(self, config: Config, train: pd.DataFrame, report: dict[str, Any]) -> TabularPreprocessor:
+        data = config.data
+        if data.preprocess.scaling == "auto":  # resolved here and saved so: the run never depends on it again
+            data.preprocess.scaling = "quantile" if tabular_family(config.model) == "tabm" else "standard"
+        pre = TabularPreprocessor.for_config(data.preprocess, data.clean).fit(train, self.schema)
+        report.update(pre.feature_report())
+        return pre
+
+    def finish_report(self, config: Config, report: dict[str, Any], pre: Any, tensors: dict, frames: dict) -> None:
+        # a class too rare to reach validation or test is never scored
+        if report["task"] == "classification" and (unscored := unscored_classes(frames, report["target"])):
+            report["classes_not_in_validation_or_test"] = unscored
+
+    def spec(self, config: Config, pre: Any, tensors: dict, report: dict[str, Any]) -> DataSpec:
+        classes = pre.classes
+        return DataSpec(
+            task=report["task"],
+            n_features=pre.n_features,
+            n_outputs=len(classes) if report["task"] == "classification" else 1,
+            cardinalities=pre.cardinalities,
+            class_names=classes,
+            n_train=len(tensors["train"]),
+        )
+
+    def prepare(self, config: Config, frame: pd.DataFrame | None = None) -> PreparedData:
+        prepared = super().prepare(config, frame)
+        prepared.schema = self.schema
+        return prepared
