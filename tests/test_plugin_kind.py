@@ -3,6 +3,7 @@ resumed, evaluated and predicted with the command line, without a change to deep
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 import deepfit
 from deepfit.cli import main
@@ -71,3 +73,52 @@ def test_register_data_kind_checks_its_arguments() -> None:
         deepfit.register_data_kind("point cloud", PLUGIN)
     with pytest.raises(ValueError, match=r"must be a DataKind subclass or a 'module:Class' string\. Got 3 instead"):
         deepfit.register_data_kind("pointcloud", 3)
+
+
+@pytest.fixture
+def every_family() -> Iterator[None]:
+    """A data kind, an architecture with its own keys, an optimizer and a schedule, all from outside deepfit."""
+    from deepfit.models import registry as models
+    from deepfit.training import registry as training
+    from tests.plugin_kind import parts
+
+    scopes = [registry.KINDS, models.ARCHITECTURES, models.CONFIGS, training.OPTIMIZERS, training.SCHEDULES]
+    with contextlib.ExitStack() as stack:
+        for scope in scopes:
+            stack.enter_context(scope.scoped())
+        parts.register_all()
+        yield
+
+
+@pytest.mark.usefixtures("every_family", "one_thread")
+def test_every_family_plugs_in_from_outside_and_runs_through_the_cli(tmp_path: Path, capsys) -> None:
+    from tests.plugin_kind.parts import USED
+
+    data = write_clouds(tmp_path / "clouds.npz")
+    config = tmp_path / "clouds.yaml"
+    config.write_text(
+        f"data: {{source: {data}}}\n"
+        "model: {name: tanhnet, width: 12}\n"
+        "train: {epochs: 4, batch_size: 16, lr: 0.05, optimizer: heavy_ball, schedule: halving}\n"
+    )
+    run = tmp_path / "run"
+    assert main(["train", str(config), "--run-dir", str(run), "--quiet"]) == 0
+    assert USED["builder"] and USED["optimizer"] and USED["schedule"]
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["data"]["kind"] == "pointcloud"
+    assert saved["model"] == {"name": "tanhnet", "max_params": None, "dropout": 0.1, "width": 12}  # its keys only
+    assert (saved["train"]["optimizer"]["name"], saved["train"]["schedule"]["name"]) == ("heavy_ball", "halving")
+    rates = [row["lr"] for row in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())]
+    assert rates == pytest.approx([0.05, 0.025, 0.025, 0.0125])  # halving, read at each epoch's end
+
+    (run / "eval.json").unlink()  # as if killed after its last checkpoint
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(data), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["data"]["accuracy"] > 0.8
+    assert main(["predict", str(run), str(data), "-o", str(tmp_path / "p.csv")]) == 0
+    assert set(pd.read_csv(tmp_path / "p.csv")["prediction"]) <= {"ball", "rod"}
+
+    config.write_text(config.read_text().replace("width: 12", "widht: 12"))
+    assert main(["train", str(config), "--run-dir", str(tmp_path / "typo"), "--quiet"]) == 2
+    assert "did you mean 'width'" in capsys.readouterr().err  # its own keys are checked like deepfit's

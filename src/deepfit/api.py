@@ -79,15 +79,15 @@ def train(
         from deepfit.training.gan import gan_training
 
         cfg.train = gan_training(cfg.train)
-    with claim_run_dir(path, resume=resume is not None, overwrite=overwrite) as run:
+    with claim_run_dir(path, resume=resume is not None, overwrite=overwrite) as run_dir:
         prints = fingerprint(cfg, data)
         if checkpoint is not None:
-            _check_same_data(run, checkpoint, prints, allow_changed_data, consoles[0])
+            _check_same_data(run_dir, checkpoint, prints, allow_changed_data, consoles[0])
         prepared = _prepare(cfg, data, consoles[0])
-        payload = {"config": None, "data_fingerprint": prints}
+        run = _Run(run_dir, *consoles, payload={"config": None, "data_fingerprint": prints}, started=started)
         if cfg.model.name == "gan":
-            return _train_gan(cfg, prepared, run, consoles, checkpoint, callbacks, payload, started)
-        return _train_network(cfg, prepared, run, consoles, checkpoint, callbacks, payload, started)
+            return _train_gan(cfg, prepared, run, checkpoint, callbacks)
+        return _train_network(cfg, prepared, run, checkpoint, callbacks)
 
 
 def _prepare(cfg: Config, data: pd.DataFrame | None, console: Any) -> Any:
@@ -99,36 +99,98 @@ def _prepare(cfg: Config, data: pd.DataFrame | None, console: Any) -> Any:
     return prepared
 
 
-def _train_network(
-    cfg: Config,
-    prepared: Any,
-    run: Path,
-    consoles: tuple[Any, Any],
-    checkpoint: dict[str, Any] | None,
-    callbacks: list[Any] | None,
-    payload: dict[str, Any],
-    started: float,
-) -> TrainResult:
-    """One network, one loss: build (or restore), fit, evaluate the test split once, save, report."""
-    from deepfit.evaluation.evaluate import epoch_metrics_fn, evaluate_data
-    from deepfit.models.registry import size_key
-    from deepfit.models.select import resolve_model, resolve_training
-    from deepfit.predictor import build_model, save_model
-    from deepfit.training.callbacks import Checkpointer, MetricsLog, ProgressBar
-    from deepfit.training.diagnostics import Diagnostics
-    from deepfit.training.loggers import build_loggers
-    from deepfit.training.trainer import Trainer, check_resumable, seed_everything
+@dataclass
+class _Run:
+    """The run directory being written, and the two consoles: what every kind of run writes the same way."""
 
-    console, out = consoles
-    spec = prepared.spec
+    dir: Path
+    console: Any  # messages and progress (stderr)
+    out: Any  # results (stdout)
+    payload: dict[str, Any]  # saved in every checkpoint beside the weights
+    started: float
+
+    def start(self, cfg: Config, report: dict[str, Any]) -> None:
+        """The resolved config and the data report, before the first epoch."""
+        self.payload["config"] = cfg.to_dict()
+        write_text(self.dir / CONFIG, cfg.to_yaml())
+        write_json(self.dir / DATA_REPORT, report)
+
+    def callbacks(self, cfg: Config, watch: list[Any], user: list[Any] | None, progress: Any) -> list[Any]:
+        """The metrics log, ``watch`` (diagnostics: before the checkpointer, so that their findings are saved
+        with the epoch), the checkpointer, loggers, the user's callbacks, and the progress bar when shown."""
+        from deepfit.training.callbacks import Checkpointer, MetricsLog
+        from deepfit.training.loggers import build_loggers
+
+        out = cfg.output
+        return [
+            MetricsLog(self.dir),
+            *watch,
+            Checkpointer(self.dir, out.checkpoint_every, self.payload, out.checkpoint_seconds),
+            *build_loggers(out.loggers, self.dir, cfg.to_dict()),
+            *(user or []),
+            *([] if self.console.quiet else [progress]),
+        ]
+
+    def finish(self, metrics: dict[str, Any]) -> None:
+        """eval.json, written last: a run directory holding it is finished."""
+        write_json(self.dir / EVAL, metrics)
+
+    def close(self, cfg: Config, metrics: dict[str, Any], fit: Any, line: str) -> TrainResult:
+        """The report page and the closing line (``line``: how training went)."""
+        if cfg.output.report:
+            from deepfit.evaluation.report import write_report
+
+            write_report(self.dir, self.console)
+        seconds = time.perf_counter() - self.started
+        self.out.print(f"Run saved to [bold]{self.dir}[/bold] ({seconds:.1f} s, {line})")
+        return TrainResult(self.dir, metrics, fit.history, fit.best_epoch, fit.stop_reason, seconds)
+
+
+def _train_network(
+    cfg: Config, prepared: Any, run: _Run, checkpoint: dict[str, Any] | None, callbacks: list[Any] | None
+) -> TrainResult:
+    """One network, one loss: resolve and build (or restore), fit, evaluate the test split once, save, report."""
+    from deepfit.evaluation.evaluate import epoch_metrics_fn
+    from deepfit.training.callbacks import ProgressBar
+    from deepfit.training.trainer import Trainer
+
+    spec, tensors = prepared.spec, prepared.tensors
+    model, choice = _build(cfg, spec, run, checkpoint)
+    run.start(cfg, prepared.report)
+    diagnostics = _diagnostics(cfg, spec, run)
+    scale = _target_scale(prepared)
+    monitor = cfg.train.early_stopping.monitor
+    run_callbacks = run.callbacks(cfg, diagnostics, callbacks, ProgressBar(f"val_{monitor}", console=run.console))
+    trainer = Trainer(cfg.train, callbacks=run_callbacks, metrics_fn=epoch_metrics_fn(spec.task, monitor, scale))
+    fit = trainer.fit(model, tensors["train"], tensors.get("validation"), task=spec.task, resume=checkpoint)
+    if cfg.train.lr == "auto":
+        run.console.print(f"learning rate (auto, from the range test): {fit.lr:.3g}")
+    if fit.stop_reason:
+        run.console.print(fit.stop_reason)
+    metrics = _evaluate(cfg, prepared, model)  # the test split, touched once, with the restored best weights
+    baselines, found = _baselines(cfg, prepared, metrics, fit, diagnostics, run.console)
+    _save(cfg, prepared, model, run, choice, scale)
+    run.finish({**metrics, "baselines": baselines} if baselines else metrics)
+    _print_results(cfg, spec, metrics, baselines, found, diagnostics, run)
+    return run.close(cfg, metrics, fit, f"best epoch {fit.best_epoch} of {fit.epochs}")
+
+
+def _build(cfg: Config, spec: Any, run: _Run, checkpoint: dict[str, Any] | None) -> tuple[Any, str]:
+    """``model.name auto`` and the architecture's training defaults resolved (and saved so), then the model
+    built with the run's seed; a checkpoint that does not fit it is refused before anything is rewritten."""
+    from deepfit.models.select import resolve_model, resolve_training
+    from deepfit.predictor import build_model
+    from deepfit.training.trainer import check_resumable, seed_everything
+
     cfg.data.kind = spec.kind  # saved resolved, like model.name: the run never depends on detection again
-    cfg.model, choice = resolve_model(cfg.model, spec)  # model.name auto → a concrete, saved architecture
-    cfg.train, recipe = resolve_training(cfg.train, cfg.model, spec)  # the architecture's defaults, saved too
+    cfg.model, choice = resolve_model(cfg.model, spec)
+    cfg.train, recipe = resolve_training(cfg.train, cfg.model, spec)
     seed_everything(cfg.train.seed)  # the same config and seed give the same initial weights
     model = build_model(cfg.model, spec)
     if checkpoint is not None:
-        check_resumable(model, checkpoint)  # before anything in the run directory is rewritten
+        check_resumable(model, checkpoint)
     n_params = sum(p.numel() for p in model.parameters())
+    console = run.console
     console.print(
         f"[bold]Model[/bold] {cfg.model.name} ({n_params:,} parameters) for {spec.task}, {spec.n_outputs} outputs"
     )
@@ -139,54 +201,63 @@ def _train_network(
     if cfg.model.name == "custom":
         from deepfit.models.custom import builder_digest
 
-        payload["builder"] = builder_digest(cfg.model.builder)
-    payload["config"] = cfg.to_dict()
-    write_text(run / CONFIG, cfg.to_yaml())
-    write_json(run / DATA_REPORT, prepared.report)
+        run.payload["builder"] = builder_digest(getattr(cfg.model, "builder", None) or "")
+    return model, choice
 
-    pre_state = prepared.preprocessor.state
-    scale = (pre_state.get("target_mean", 0.0), pre_state.get("target_std", 1.0))
-    monitor = cfg.train.early_stopping.monitor
+
+def _diagnostics(cfg: Config, spec: Any, run: _Run) -> list[Any]:
+    from deepfit.models.registry import size_key
+    from deepfit.training.diagnostics import Diagnostics
+
+    settings = cfg.train.diagnostics
+    if not settings.enabled:
+        return []
     n_classes = len(spec.class_names) if spec.task == "classification" else None
     size = size_key(cfg.model.name)
-    diagnostics = [
-        Diagnostics(
-            run, config=cfg.train.diagnostics, console=console, n_classes=n_classes, size_key=size, settings=cfg
-        )
-        for _ in range(cfg.train.diagnostics.enabled)
+    return [
+        Diagnostics(run.dir, config=settings, console=run.console, n_classes=n_classes, size_key=size, settings=cfg)
     ]
-    run_callbacks: list[Any] = [
-        MetricsLog(run),
-        *diagnostics,  # before the checkpointer, so that its findings are saved with the epoch
-        Checkpointer(run, cfg.output.checkpoint_every, payload, cfg.output.checkpoint_seconds),
-        *build_loggers(cfg.output.loggers, run, cfg.to_dict()),
-        *(callbacks or []),
-    ]
-    if not console.quiet:
-        run_callbacks.append(ProgressBar(f"val_{monitor}", console=console))
-    trainer = Trainer(cfg.train, callbacks=run_callbacks, metrics_fn=epoch_metrics_fn(spec.task, monitor, scale))
-    tensors = prepared.tensors
-    fit = trainer.fit(model, tensors["train"], tensors.get("validation"), task=spec.task, resume=checkpoint)
-    if cfg.train.lr == "auto":
-        console.print(f"learning rate (auto, from the range test): {fit.lr:.3g}")
-    if fit.stop_reason:
-        console.print(fit.stop_reason)
 
-    # The test split is touched once, here, with the restored best weights.
-    report_args = {"task": spec.task, "class_names": spec.class_names, "target_scale": scale}
-    metrics = {
-        split: evaluate_data(model, tensors[split], cfg.eval.batch_size, spec, prepared.preprocessor)
+
+def _target_scale(prepared: Any) -> tuple[float, float]:
+    state = prepared.preprocessor.state
+    return state.get("target_mean", 0.0), state.get("target_std", 1.0)
+
+
+def _evaluate(cfg: Config, prepared: Any, model: Any) -> dict[str, Any]:
+    from deepfit.evaluation.evaluate import evaluate_data
+
+    tensors = prepared.tensors
+    return {
+        split: evaluate_data(model, tensors[split], cfg.eval.batch_size, prepared.spec, prepared.preprocessor)
         for split in ("validation", "test")
         if split in tensors
     }
-    baselines, found = _baselines(cfg, prepared, metrics, fit, diagnostics, console)
-    save_model(run, model, spec, prepared.preprocessor, cfg.model, choice=choice)
-    if "test" in tensors:  # the test rows are not stored; the report plots these predictions instead
+
+
+def _save(cfg: Config, prepared: Any, model: Any, run: _Run, choice: str, scale: tuple[float, float]) -> None:
+    """The model with its preprocessing, and the test predictions the report plots (test rows are not stored)."""
+    from deepfit.predictor import save_model
+
+    spec = prepared.spec
+    save_model(run.dir, model, spec, prepared.preprocessor, cfg.model, choice=choice)
+    if "test" in prepared.tensors:
         from deepfit.evaluation.predictions import write_test_predictions
 
-        write_test_predictions(run, model, tensors["test"], cfg.eval.batch_size, **report_args)
-    write_json(run / EVAL, {**metrics, "baselines": baselines} if baselines else metrics)  # last: the run is finished
+        names = {"task": spec.task, "class_names": spec.class_names, "target_scale": scale}
+        write_test_predictions(run.dir, model, prepared.tensors["test"], cfg.eval.batch_size, **names)
 
+
+def _print_results(
+    cfg: Config,
+    spec: Any,
+    metrics: dict[str, Any],
+    baselines: dict[str, Any],
+    found: Any,
+    diagnostics: list[Any],
+    run: _Run,
+) -> None:
+    out = run.out
     out.print(results_table(metrics, spec.task, cfg.eval.metrics))
     if baselines:
         out.print(baselines_table(metrics, baselines, spec.task))
@@ -196,37 +267,21 @@ def _train_network(
     if spec.task == "classification" and "test" in metrics and len(spec.class_names) <= 20:
         out.print(per_class_table(metrics["test"]))
     for diagnosis in diagnostics:
-        print_lines(console, "Diagnostics", diagnosis.summary_lines())
-    if cfg.output.report:
-        from deepfit.evaluation.report import write_report
-
-        write_report(run, console)
-    seconds = time.perf_counter() - started
-    out.print(f"Run saved to [bold]{run}[/bold] ({seconds:.1f} s, best epoch {fit.best_epoch} of {fit.epochs})")
-    return TrainResult(run, metrics, fit.history, fit.best_epoch, fit.stop_reason, seconds)
+        print_lines(run.console, "Diagnostics", diagnosis.summary_lines())
 
 
 def _train_gan(
-    cfg: Config,
-    prepared: Any,
-    run: Path,
-    consoles: tuple[Any, Any],
-    checkpoint: dict[str, Any] | None,
-    callbacks: list[Any] | None,
-    payload: dict[str, Any],
-    started: float,
+    cfg: Config, prepared: Any, run: _Run, checkpoint: dict[str, Any] | None, callbacks: list[Any] | None
 ) -> TrainResult:
     """A generator and a discriminator (model.name gan, docs/gan.md): fit by the same loop, scored on held-out
     real data, with samples.csv or samples.png beside the model."""
     from deepfit.evaluation.gan_report import print_results
     from deepfit.models.gan import build_gan, write_samples
     from deepfit.predictor import save_model
-    from deepfit.training.callbacks import Checkpointer, MetricsLog, ProgressBar
+    from deepfit.training.callbacks import ProgressBar
     from deepfit.training.gan import evaluate, fit_gan, gan_data, small_on_one_thread, status
-    from deepfit.training.loggers import build_loggers
     from deepfit.training.trainer import check_resumable, seed_everything
 
-    console, out = consoles
     data = gan_data(cfg, prepared)
     cfg.data.kind = data.spec.kind
     seed_everything(cfg.train.seed)
@@ -234,36 +289,22 @@ def _train_gan(
     if checkpoint is not None:
         check_resumable(model, checkpoint)  # before anything in the run directory is rewritten
     g, d = (sum(p.numel() for p in net.parameters()) for net in (model.generator, model.discriminator))
-    console.print(f"[bold]Model[/bold] gan ({cfg.model.gan_loss}): generator {g:,} and discriminator {d:,} parameters")
-    payload["config"] = cfg.to_dict()
-    write_text(run / CONFIG, cfg.to_yaml())
-    write_json(run / DATA_REPORT, prepared.report)
-
-    run_callbacks: list[Any] = [
-        MetricsLog(run),
-        Checkpointer(run, cfg.output.checkpoint_every, payload, cfg.output.checkpoint_seconds),
-        *build_loggers(cfg.output.loggers, run, cfg.to_dict()),
-        *(callbacks or []),
-    ]
-    if not console.quiet:
-        run_callbacks.append(ProgressBar(console=console, status=status))
+    gan_loss = getattr(cfg.model, "gan_loss", "non_saturating")
+    run.console.print(f"[bold]Model[/bold] gan ({gan_loss}): generator {g:,} and discriminator {d:,} parameters")
+    run.start(cfg, prepared.report)
+    run_callbacks = run.callbacks(cfg, [], callbacks, ProgressBar(console=run.console, status=status))
     with small_on_one_thread(model, cfg.train.device):
         fit = fit_gan(model, data, cfg, callbacks=run_callbacks, resume=checkpoint)
         model.cpu()
         n = 64 if data.codec.is_image else len(data.frames["train"])  # images: an 8 x 8 grid
-        samples_path = run / ("samples.png" if data.codec.is_image else "samples.csv")
+        samples_path = run.dir / ("samples.png" if data.codec.is_image else "samples.csv")
         write_samples(data.codec.decode(model.sample(n, seed=cfg.train.seed)), samples_path)
-        save_model(run, model, data.spec, data.codec, cfg.model)
-        metrics = {data.real_split: evaluate(model, data, cfg.train.seed, cfg.model.gan_loss)}
-    write_json(run / EVAL, metrics)  # last: a run with eval.json is finished
-    print_results(out, metrics[data.real_split], data.real_split)
-    if cfg.output.report:
-        from deepfit.evaluation.report import write_report
-
-        write_report(run, console)
-    seconds = time.perf_counter() - started
-    out.print(f"Samples: {samples_path}\nRun saved to [bold]{run}[/bold] ({seconds:.1f} s, {fit.epochs} epochs)")
-    return TrainResult(run, metrics, fit.history, fit.epochs, fit.stop_reason, seconds)
+        save_model(run.dir, model, data.spec, data.codec, cfg.model)
+        metrics = {data.real_split: evaluate(model, data, cfg.train.seed, gan_loss)}
+    run.finish(metrics)
+    print_results(run.out, metrics[data.real_split], data.real_split)
+    run.out.print(f"Samples: {samples_path}")
+    return run.close(cfg, metrics, fit, f"{fit.epochs} epochs")
 
 
 def _baselines(
@@ -406,7 +447,7 @@ def _resume_config(
     if cfg.model.name == "custom":
         from deepfit.models.custom import check_trusted
 
-        check_trusted(checkpoint.get("builder"), cfg.model.builder, trust_code, f"the run {run_dir}")
+        check_trusted(checkpoint.get("builder"), getattr(cfg.model, "builder", None), trust_code, f"the run {run_dir}")
     return cfg, checkpoint
 
 

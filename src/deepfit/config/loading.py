@@ -40,7 +40,9 @@ def load_config(
     ``overrides`` are ``["train.lr=3e-4", ...]`` (values parsed as YAML) or ``{"train.lr": 3e-4}``.
     Every error is gathered into one ConfigError.
     """
-    origin, lines, problems, base_dir = "config", {}, [], Path.cwd()
+    origin, base_dir = "config", Path.cwd()
+    lines: dict[str, int | str] = {}
+    problems: list[tuple[str, str]] = []
     if isinstance(source, Config):
         raw, base_dir = source.to_dict(), source.base_dir
     elif isinstance(source, dict):

@@ -50,7 +50,8 @@ def _clean_loc(loc: tuple[str | int, ...], keep_last: bool) -> tuple[list[str | 
     """pydantic's error location without its type tags (``float``, ``literal['auto']``, ``function-after[...]``):
     keys and list indices only; and the schema of the value found there."""
     clean: list[str | int] = []
-    schema = parent = (Config, [])
+    schema: Schema = (Config, [])
+    parent = schema
     for index, part in enumerate(loc):
         if part == "[key]":  # the mapping's key itself is wrong, not its value
             schema = next(((get_args(m)[0], []) for m in members(parent[0]) if get_origin(m) is dict), schema)

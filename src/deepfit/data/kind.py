@@ -19,7 +19,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -58,11 +58,14 @@ class Preprocessor(ABC):
     kind: ClassVar[str]
     # None, or a method (outputs, target, inputs=None) -> dict replacing the task's evaluation report
     evaluation_report: Any = None
-    # None, or the names of several regression outputs (a forecast's horizon steps)
-    output_names: list[str] | None = None
 
     def __init__(self) -> None:
         self.state: dict[str, Any] = {}
+
+    @property
+    def output_names(self) -> list[str] | None:
+        """None, or the names of several regression outputs (a forecast's horizon steps)."""
+        return None
 
     # ------------------------------------------------------------ what every kind writes
     @abstractmethod
@@ -134,12 +137,16 @@ class Preprocessor(ABC):
         return pre
 
 
-class DataKind(ABC):
+P = TypeVar("P", bound=Preprocessor)
+
+
+class DataKind(ABC, Generic[P]):
     """One kind of data: the steps of the skeleton it supplies (an instance serves one ``prepare``).
 
     ``part`` below is the kind's form of some rows (a DataFrame by default; images are records and
     pixels, sequences a ``Sequences``); ``report`` is the data report, holding ``target`` and ``task``
-    once ``clean`` has run.
+    once ``clean`` has run. ``P`` is the kind's Preprocessor class: what ``fit`` returns and the later
+    steps take (``class ImageKind(DataKind[ImagePreprocessor])``).
     """
 
     name: ClassVar[str]
@@ -159,11 +166,11 @@ class DataKind(ABC):
         """Row decisions on the whole data (before the split) and the report: ``target``, ``task``, counts."""
 
     @abstractmethod
-    def fit(self, config: Config, train: Any, report: dict[str, Any]) -> Preprocessor:
+    def fit(self, config: Config, train: Any, report: dict[str, Any]) -> P:
         """The kind's preprocessor fitted on the training part only."""
 
     @abstractmethod
-    def spec(self, config: Config, pre: Preprocessor, tensors: dict[str, TensorData], report: dict) -> DataSpec:
+    def spec(self, config: Config, pre: P, tensors: dict[str, TensorData], report: dict[str, Any]) -> DataSpec:
         """What the model builder needs."""
 
     # ------------------------------------------------------------ steps with defaults (DataFrame parts)
@@ -192,10 +199,10 @@ class DataKind(ABC):
     def size(self, part: Any) -> int:
         return len(part)
 
-    def inputs(self, pre: Preprocessor, part: Any, source: str) -> tuple[torch.Tensor, ...]:
+    def inputs(self, pre: P, part: Any, source: str) -> tuple[torch.Tensor, ...]:
         return pre.transform(part, source=source)
 
-    def augment(self, config: Config, pre: Preprocessor, split: str) -> Augment | None:
+    def augment(self, config: Config, pre: P, split: str) -> Augment | None:
         """Batch-wise augmentation of a split (the training loop applies it to train only)."""
         return None
 
@@ -207,7 +214,7 @@ class DataKind(ABC):
         self,
         config: Config,
         report: dict[str, Any],
-        pre: Preprocessor,
+        pre: P,
         tensors: dict[str, TensorData],
         frames: dict[str, pd.DataFrame],
     ) -> None:

@@ -65,12 +65,12 @@ def split_frame(
     elif config.stratify and task == "classification":
         stratified = True
         labels = frame[target].to_numpy()
-        parts = [[], [], []]
+        chosen: list[list[int]] = [[], [], []]
         for label in pd.unique(labels):
             members = rng.permutation(positions[labels == label])
             for i, part in enumerate(_cut(members, fractions, keep_one=True)):
-                parts[i].extend(part)
-        parts = [np.sort(np.asarray(p, dtype=int)) for p in parts]
+                chosen[i].extend(part)
+        parts = [np.sort(np.asarray(p, dtype=int)) for p in chosen]
     else:
         parts = _cut(rng.permutation(positions), fractions)
     result = {name: frame.iloc[np.sort(part)] for name, part in zip(SPLITS, parts, strict=True)}

@@ -51,6 +51,8 @@ def _import_file(path: Path) -> ModuleType:
     if not path.is_file():
         raise ImportError(f"no such file {path}")
     spec = importlib.util.spec_from_file_location(f"deepfit_user_model_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path} as a Python module")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from deepfit.config import CleanConfig, ModelConfig, PreprocessConfig, saved_model_config
+from deepfit.config import CleanConfig, GANConfig, ModelConfig, PreprocessConfig, saved_model_config
+from deepfit.data.kind import Preprocessor
 from deepfit.data.schema import Schema
 from deepfit.data.spec import DataSpec
 from deepfit.data.tabular.preprocess import TabularPreprocessor, _key
-from deepfit.errors import DataError, RunError
+from deepfit.errors import ConfigError, DataError, RunError
 from deepfit.models.mlp import ACTIVATIONS
 
 GUMBEL_TAU = 0.2  # close to one-hot, so the discriminator cannot tell generated categories by their softness
@@ -176,7 +178,13 @@ class GAN(nn.Module):
 
 
 def build_gan(spec: DataSpec, config: ModelConfig) -> GAN:
-    """Images ([C, H, W] in spec.input_shape): DCGAN nets; tables: MLPs over spec.extra["gan_blocks"]."""
+    """Images ([C, H, W] in spec.input_shape): DCGAN nets; tables: MLPs over spec.extra["gan_blocks"].
+
+    ``config`` holds the gan keys (a :class:`GANConfig`, as ``model.name: gan`` makes).
+    """
+    if not isinstance(config, GANConfig):
+        raise ConfigError(f"a GAN is built from the model keys of model.name gan; got those of {config.name!r}")
+    generator: nn.Module
     if spec.kind == "image":
         generator = ConvGenerator(config.latent_dim, spec.input_shape, config.channels)
         discriminator = _conv_discriminator(spec.input_shape, config.channels, norm=config.gan_loss != "wgan_gp")
@@ -200,6 +208,13 @@ class GanCodec:
         self.state = state
         raw = state.get("preprocessor")
         self.pre = TabularPreprocessor.from_dict(raw) if raw else None
+
+    @property
+    def _table(self) -> Preprocessor:
+        """The preprocessor of a tabular GAN's rows (an image GAN has none)."""
+        if self.pre is None:
+            raise DataError("this GAN generates images: it has no rows to encode or decode")
+        return self.pre
 
     @classmethod
     def fit_tabular(cls, frame: pd.DataFrame, schema: Schema, clean: CleanConfig) -> GanCodec:
@@ -242,19 +257,19 @@ class GanCodec:
 
     @property
     def blocks(self) -> list[list[Any]]:
-        state = self.pre.state
+        state = self._table.state
         numeric = [["numeric", len(state["numeric"]["columns"])]] if state["numeric"]["columns"] else []
         return numeric + [["categorical", len(info["categories"])] for info in state["onehot"].values()]
 
     def encode(self, frame: pd.DataFrame) -> torch.Tensor:
-        return self.pre.transform(frame, source="the GAN's rows")[0]
+        return self._table.transform(frame, source="the GAN's rows")[0]
 
     def decode(self, x: torch.Tensor) -> pd.DataFrame | np.ndarray:
         """Rows in original units and category names, or uint8 images N x H x W x C."""
         values = x.detach().cpu().numpy().astype(np.float64)
         if self.is_image:
             return np.round((values.clip(-1, 1) + 1) * 127.5).astype(np.uint8).transpose(0, 2, 3, 1)
-        s, columns = self.pre.state, {}
+        s, columns = self._table.state, {}
         num = s["numeric"]
         n = len(num["columns"])
         numbers = (values[:, :n] * np.array(num["scale"]) + np.array(num["center"])).clip(
@@ -333,7 +348,7 @@ def write_samples(samples: pd.DataFrame | np.ndarray, path: str | Path) -> Path:
         atomic_write(path, lambda f: image_grid(samples).save(f, format="PNG"), mode="wb")
     elif not suffix:
         for i, image in enumerate(samples):
-            atomic_write(path / f"sample_{i:05d}.png", lambda f, im=image: _pil(im).save(f, format="PNG"), mode="wb")
+            atomic_write(path / f"sample_{i:05d}.png", _png_writer(image), mode="wb")
     else:
         raise DataError(f"{path}: generated images are written to a .png grid or to a folder (a path without suffix)")
     return path
@@ -353,6 +368,11 @@ def image_grid(images: np.ndarray, scale: int | None = None, pad: int = 2) -> An
         tile = _pil(image).resize((width * scale, height * scale), Image.Resampling.NEAREST)
         grid.paste(tile, (pad + (i % cols) * tile_w, pad + (i // cols) * tile_h))
     return grid
+
+
+def _png_writer(image: np.ndarray) -> Callable[[Any], None]:
+    """What writes ``image`` as a PNG to an open binary file."""
+    return lambda f: _pil(image).save(f, format="PNG")
 
 
 def _pil(image: np.ndarray) -> Any:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from torch import nn
 
+# The names nn.init's gain functions take, for our activations.
+GainName = Literal["relu", "leaky_relu", "tanh", "sigmoid"]
+
 # The gain of each activation for kaiming/xavier, so that activations keep their scale layer to layer.
-_NONLINEARITY = {
+_NONLINEARITY: dict[str, GainName] = {
     "relu": "relu",
     "leaky_relu": "leaky_relu",
     "gelu": "relu",
@@ -21,7 +26,7 @@ def init_weights(module: nn.Module, scheme: str, activation: str = "relu") -> No
     """
     if scheme == "default":
         return
-    nonlinearity = _NONLINEARITY.get(activation, "relu")
+    nonlinearity: GainName = _NONLINEARITY.get(activation, "relu")
     for layer in module.modules():
         if not isinstance(layer, nn.Linear | nn.Conv1d | nn.Conv2d):
             continue

@@ -38,10 +38,10 @@ class MLP(nn.Module):
         embedding_dim: int | None = None,
     ) -> None:
         super().__init__()
-        self.embeddings = nn.ModuleList(
-            nn.Embedding(card, embedding_dim or min(32, (card + 1) // 2)) for card in (cardinalities or [])
-        )
-        width = in_features + sum(e.embedding_dim for e in self.embeddings)
+        cards = cardinalities or []
+        widths = [embedding_dim or min(32, (card + 1) // 2) for card in cards]
+        self.embeddings = nn.ModuleList(nn.Embedding(card, dim) for card, dim in zip(cards, widths, strict=True))
+        width = in_features + sum(widths)
         layers: list[nn.Module] = []
         for size in hidden:
             layers.append(nn.Linear(width, size))
@@ -56,6 +56,8 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor, x_cat: torch.Tensor | None = None) -> torch.Tensor:
         if self.embeddings:
+            if x_cat is None:
+                raise TypeError("MLP: x_cat (the categorical codes) is required when categorical columns are embedded")
             x = torch.cat([x, *(emb(x_cat[:, i]) for i, emb in enumerate(self.embeddings))], dim=1)
         return self.head(self.body(x))
 

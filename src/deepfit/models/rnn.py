@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 from deepfit.config import AutoModelConfig, RNNConfig
 from deepfit.data.spec import DataSpec
@@ -24,7 +24,7 @@ from deepfit.errors import ConfigError
 from deepfit.models.init import init_weights
 from deepfit.models.select import register_rule, within_budget
 
-CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+CELLS: dict[str, type[nn.RNN | nn.LSTM | nn.GRU]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 LSTM_FROM = 2_000  # training samples from which model.name auto picks an LSTM over a GRU
 
 
@@ -62,20 +62,23 @@ class SequenceRNN(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         last = None
-        if self.last_value is not None:
+        last_value = self.last_value
+        if last_value is not None:
             last = x[:, -1:, :]
             x = x - last
+        steps: torch.Tensor | PackedSequence = x
         if lengths is not None:
             lengths = lengths.cpu()  # packing wants them on the host: one small copy per batch
             if int(lengths.min()) < x.shape[1]:  # padding to skip (equal lengths need no packing)
-                x = pack_padded_sequence(x, lengths.clamp(min=1), batch_first=True, enforce_sorted=False)
-        _, state = self.rnn(x)
+                steps = pack_padded_sequence(x, lengths.clamp(min=1), batch_first=True, enforce_sorted=False)
+        _, state = self.rnn(steps)
         h = state[0] if self.cell == "lstm" else state  # (layers * directions, batch, hidden)
         directions = 2 if self.rnn.bidirectional else 1
         top = torch.cat(list(h[-directions:]), dim=1)  # top layer: forward's last step, backward's first
         out = self.head(self.dropout(top))
-        if last is not None:  # (batch, horizon * targets), step-major: the targets' last values, repeated
-            out = out + last[:, 0, self.last_value].repeat(1, out.shape[1] // len(self.last_value))
+        # (batch, horizon * targets), step-major: the targets' last values, repeated
+        if last is not None and last_value is not None:
+            out = out + last[:, 0, last_value].repeat(1, out.shape[1] // len(last_value))
         return out
 
 

@@ -68,11 +68,11 @@ class TabM(nn.Module):
             self.numeric = rtdl.PiecewiseLinearEmbeddings(bins, EMBEDDING_SIZE, activation=False, version="B")
         elif embed:
             self.numeric = rtdl.PeriodicEmbeddings(in_features, EMBEDDING_SIZE, lite=False)
-        self.embeddings = nn.ModuleList(
-            nn.Embedding(card, embedding_dim or min(32, (card + 1) // 2)) for card in (cardinalities or [])
-        )
+        cards = cardinalities or []
+        widths = [embedding_dim or min(32, (card + 1) // 2) for card in cards]
+        self.embeddings = nn.ModuleList(nn.Embedding(card, dim) for card, dim in zip(cards, widths, strict=True))
         # each feature's width in the flat input: the first scaling is initialised per feature (TabM's chunks)
-        chunks = [EMBEDDING_SIZE if embed else 1] * in_features + [e.embedding_dim for e in self.embeddings]
+        chunks = [EMBEDDING_SIZE if embed else 1] * in_features + widths
         self.ensemble_view = tabm.EnsembleView(k=k)
         self.backbone = tabm.make_tabm_backbone(
             d_in=sum(chunks),

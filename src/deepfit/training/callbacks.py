@@ -212,7 +212,8 @@ class ProgressBar:
     def __init__(self, show: str = "val_loss", console: Any = None, status: Callable[[dict], str] | None = None):
         self.show, self.console, self.status = show, console, status
         self.progress: Any = None
-        self.epoch, self.logs = 0, {}
+        self.epoch = 0
+        self.logs: dict[str, Any] = {}
 
     def on_fit_begin(self, state: TrainState) -> None:
         self.progress = epoch_progress(self.console, state.epochs, state.epoch)

@@ -166,7 +166,7 @@ class Diagnostics:
         params = [(name, p) for name, p in watch.weights if p.grad is not None]
         if not params:
             return
-        grads = [torch.linalg.vector_norm(p.grad.detach(), dtype=torch.float32) for _, p in params]
+        grads = [_grad_norm(p) for _, p in params]
         weights = [torch.linalg.vector_norm(p.detach(), dtype=torch.float32) for _, p in params]
         values = torch.stack(grads + weights).tolist()  # the one host sync of this sample
         names, n, scale = [name for name, _ in params], len(params), _loss_scale(state)
@@ -227,7 +227,7 @@ class Diagnostics:
         """After a failure (NaN loss): were the last gradients already non-finite?"""
         params = [(name, p) for name, p in self._state.weights if p.grad is not None]
         if params and _loss_scale(self._state.train) == 1.0:
-            norms = torch.stack([torch.linalg.vector_norm(p.grad.detach(), dtype=torch.float32) for _, p in params])
+            norms = torch.stack([_grad_norm(p) for _, p in params])
             values = dict(zip([name for name, _ in params], norms.tolist(), strict=True))
             state = self._state.train  # the failed epoch is not in the history yet
             lr = _base_lr(state)
@@ -285,6 +285,13 @@ class Diagnostics:
         return read_jsonl(self.run_dir / GRAD_NORMS) if self.run_dir is not None else []
 
 
+def _grad_norm(p: torch.Tensor) -> torch.Tensor:
+    """The float32 norm of ``p``'s gradient; ``p`` has one (callers keep only those)."""
+    grad = p.grad
+    assert grad is not None, "a parameter without a gradient"
+    return torch.linalg.vector_norm(grad.detach(), dtype=torch.float32)
+
+
 @dataclass
 class _Watch:
     """Per-fit bookkeeping: which layers to watch, what is pending, when to look next."""
@@ -327,8 +334,9 @@ class _Watch:
 
     def observed(self, state: Any) -> dict[str, Any]:
         """Settings the model and optimizer show, whatever the config says (a ResNet has batch norm)."""
-        dropout = [m.p for m in self.model.modules() if isinstance(m, _DROPOUT)]
-        dropout += [m.dropout for m in self.model.modules() if isinstance(m, nn.RNNBase) and m.num_layers > 1]
+        modules = list(self.model.modules()) if self.model is not None else []
+        dropout = [m.p for m in modules if isinstance(m, _DROPOUT)]
+        dropout += [m.dropout for m in modules if isinstance(m, nn.RNNBase) and m.num_layers > 1]
         groups = getattr(getattr(state, "optimizer", None), "param_groups", [])
         return {
             "model.batch_norm": True if self.has_batch_norm else None,

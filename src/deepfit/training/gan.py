@@ -151,7 +151,10 @@ class GanStep(TrainStep):
 
     def begin(self, model: nn.Module, net: nn.Module, train: TensorData, config: TrainConfig, device: Any) -> None:
         mcfg = self.mcfg
-        self.model, self.config, self.device = model, config, device
+        if not isinstance(model, GAN):
+            raise TypeError(f"GanStep trains a deepfit.models.gan.GAN; got {type(model).__name__}")
+        self.model: GAN = model
+        self.config, self.device = config, device
         self.autocast, self.scaler = precision(config, device)
         self.wgan = mcfg.gan_loss == "wgan_gp"
         self.n_critic = mcfg.gan_n_critic or (5 if self.wgan else 1)

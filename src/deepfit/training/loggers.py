@@ -7,6 +7,7 @@ and names it in ``output.loggers``; ``metrics.jsonl`` is always written regardle
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from deepfit.training.callbacks import TrainState
 _PACKAGES = {"tensorboard": "tensorboard", "mlflow": "mlflow"}
 
 
-def require_loggers(names: list[str]) -> None:
+def require_loggers(names: Sequence[str]) -> None:
     """Fail before anything is written when a named logger's package is missing."""
     for name in names:
         _require(name)
@@ -78,7 +79,7 @@ class MLflowLogger:
             self.active = False
 
 
-def build_loggers(names: list[str], run_dir: str | Path, config: dict[str, Any]) -> list[Any]:
+def build_loggers(names: Sequence[str], run_dir: str | Path, config: dict[str, Any]) -> list[Any]:
     loggers: list[Any] = []
     for name in names:
         loggers.append(TensorBoardLogger(run_dir) if name == "tensorboard" else MLflowLogger(run_dir, config))

@@ -65,6 +65,6 @@ def rmsprop(groups: ParamGroups, lr: float, config: OptimizerConfig) -> torch.op
     return torch.optim.RMSprop(groups, lr=lr, momentum=config.momentum, eps=config.eps)
 
 
-def l1_penalty(model: nn.Module) -> torch.Tensor:
-    """Sum of absolute weights (matrices only, like weight decay)."""
+def l1_penalty(model: nn.Module) -> torch.Tensor | float:
+    """Sum of absolute weights (matrices only, like weight decay); 0 when the model has none."""
     return sum(p.abs().sum() for p in model.parameters() if p.ndim >= 2 and p.requires_grad)

@@ -18,11 +18,12 @@ decorators); its name is then valid in a config (``train.optimizer: lion``) in t
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from deepfit.registry import Registry
 
 Factory = Callable[..., Any]
+_F = TypeVar("_F", bound=Factory)  # a decorated factory keeps its own signature
 
 OPTIMIZERS: Registry[Factory] = Registry(
     "optimizer",
@@ -56,19 +57,37 @@ LOSSES: Registry[Factory] = Registry(
 )
 
 
+@overload
+def register_optimizer(name: str, factory: None = None) -> Callable[[_F], _F]: ...
+@overload
+def register_optimizer(name: str, factory: Factory | str) -> Factory | str: ...
 def register_optimizer(name: str, factory: Factory | str | None = None) -> Any:
     """Register ``factory(param_groups, lr, config) -> torch.optim.Optimizer`` as ``train.optimizer: name``.
 
     ``factory`` is a callable or a ``"package.module:function"`` string; without it, a decorator.
     """
+    if factory is None:
+        return OPTIMIZERS.register(name)
     return OPTIMIZERS.register(name, factory)
 
 
+@overload
+def register_schedule(name: str, factory: None = None) -> Callable[[_F], _F]: ...
+@overload
+def register_schedule(name: str, factory: Factory | str) -> Factory | str: ...
 def register_schedule(name: str, factory: Factory | str | None = None) -> Any:
     """Register ``factory(step, total_steps, steps_per_epoch, config) -> float`` as ``train.schedule: name``."""
+    if factory is None:
+        return SCHEDULES.register(name)
     return SCHEDULES.register(name, factory)
 
 
+@overload
+def register_loss(name: str, factory: None = None) -> Callable[[_F], _F]: ...
+@overload
+def register_loss(name: str, factory: Factory | str) -> Factory | str: ...
 def register_loss(name: str, factory: Factory | str | None = None) -> Any:
     """Register ``factory(config, task, class_counts) -> nn.Module`` as ``train.loss: name``."""
+    if factory is None:
+        return LOSSES.register(name)
     return LOSSES.register(name, factory)

@@ -119,9 +119,12 @@ class SupervisedStep(TrainStep):
     def begin(self, model: nn.Module, net: nn.Module, train: TensorData, config: TrainConfig, device: Any) -> None:
         self.model, self.net, self.config, self.device = model, net, config, device
         self.autocast, self.scaler = precision(config, device)
-        if config.lr == "auto" and self.chosen_lr is None:
-            raise ValueError("train.lr is auto: pass the rate the range test chose (SupervisedStep(..., lr=rate))")
-        self.lr = float(self.chosen_lr if config.lr == "auto" else config.lr)
+        if config.lr == "auto":
+            if self.chosen_lr is None:
+                raise ValueError("train.lr is auto: pass the rate the range test chose (SupervisedStep(..., lr=rate))")
+            self.lr = float(self.chosen_lr)
+        else:
+            self.lr = float(config.lr)
         self.optimizer = build_optimizer(model, config, self.lr)
         self.micro_batches = -(-len(train) // config.batch_size)
         per_epoch = -(-self.micro_batches // config.accumulate)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -130,7 +130,9 @@ class Trainer:
             if cfg.lr == "auto" and lr is None:
                 lr = find_lr(model, train, cfg, loss=loss, device=device).suggestion
             step = SupervisedStep(loss, metrics_fn=self.metrics_fn, lr=lr)
-        net = torch.compile(model) if cfg.compile else model  # the unwrapped `model` is what gets saved
+        # the unwrapped `model` is what gets saved; torch.compile of a Module is an OptimizedModule (a Module),
+        # though its stub says only Callable
+        net = cast(nn.Module, torch.compile(model)) if cfg.compile else model
         step.begin(model, net, train, cfg, device)
         state = TrainState(
             model=model,

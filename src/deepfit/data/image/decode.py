@@ -53,7 +53,7 @@ def is_image_file(path: Path) -> bool:
 
 def image_files(folder: Path) -> list[Path]:
     """Every image file under ``folder`` (recursively, hidden folders skipped), in a stable order."""
-    found = []
+    found: list[Path] = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found.extend(Path(root) / f for f in sorted(files) if is_image_file(Path(f)))
@@ -123,9 +123,9 @@ def decode_files(
     cache_dir: Path | None = None,
 ) -> Decoded:
     """Decode ``paths`` to uint8 pixels at ``size`` (H, W) and ``mode``; defaults are resolved from the files."""
-    key = _cache_key(paths, size, mode) if cache_dir is not None else ""
-    if key:
-        cached = _read_cache(cache_dir / f"{key}.npz")
+    cache = cache_dir / f"{_cache_key(paths, size, mode)}.npz" if cache_dir is not None else None
+    if cache is not None:
+        cached = _read_cache(cache)
         if cached is not None:
             return cached
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
@@ -133,29 +133,29 @@ def decode_files(
         failures = {p: h["error"] for p, h in zip(paths, headers, strict=True) if "error" in h}
         good = [h for h in headers if "error" not in h]
         sizes = Counter(h["size"] for h in good)  # (height, width)
-        size = tuple(size) if size else _default_size(sizes)
+        shape = (size[0], size[1]) if size else _default_size(sizes)  # (height, width)
         if mode == "auto":
             mode = "rgb" if any(h["colour"] for h in good) else "grayscale"
         todo = [p for p in paths if p not in failures]
-        images = dict(zip(todo, pool.map(lambda p: _decode(p, size, mode), todo), strict=True))
+        images = dict(zip(todo, pool.map(lambda p: _decode(p, shape, mode), todo), strict=True))
     for path, image in images.items():
         if isinstance(image, str):
             failures[path] = image
     ok = np.array([p not in failures for p in paths], dtype=bool)
     channels = 3 if mode == "rgb" else 1
     stacked = [images[p] for p, keep in zip(paths, ok, strict=True) if keep]
-    pixels = np.stack(stacked) if stacked else np.zeros((0, channels, *size), dtype=np.uint8)
+    pixels = np.stack(stacked) if stacked else np.zeros((0, channels, *shape), dtype=np.uint8)
     decoded = Decoded(
         pixels=pixels,
         ok=ok,
         hashes=[h.get("hash", "") if keep else "" for h, keep in zip(headers, ok, strict=True)],
         failures=[{"path": p, "reason": failures[p]} for p in paths if p in failures],
-        size=(int(size[0]), int(size[1])),
+        size=(int(shape[0]), int(shape[1])),
         mode=mode,
         sizes_seen={f"{h}x{w}": n for (h, w), n in sizes.most_common(10)},
     )
-    if key:
-        _write_cache(cache_dir / f"{key}.npz", decoded)
+    if cache is not None:
+        _write_cache(cache, decoded)
     return decoded
 
 
@@ -232,10 +232,10 @@ def _decode(path: str, size: tuple[int, int], mode: str) -> np.ndarray | str:
     try:
         with Image.open(path) as image:
             image.draft("L" if mode == "grayscale" else "RGB", (width, height))  # JPEG: decode at a smaller scale
-            image = ImageOps.exif_transpose(image).convert("L" if mode == "grayscale" else "RGB")
-            if image.size != (width, height):
-                image = image.resize((width, height), Image.Resampling.BILINEAR)
-            array = np.asarray(image, dtype=np.uint8)
+            upright = ImageOps.exif_transpose(image).convert("L" if mode == "grayscale" else "RGB")
+            if upright.size != (width, height):
+                upright = upright.resize((width, height), Image.Resampling.BILINEAR)
+            array = np.asarray(upright, dtype=np.uint8)
     except Exception as exc:  # truncated or corrupt data shows only when the pixels are decoded
         return f"not a readable image: {_reason(exc)}"
     return array[None] if array.ndim == 2 else np.ascontiguousarray(array.transpose(2, 0, 1))

@@ -62,7 +62,7 @@ def detect_images(config: Config) -> bool:
     return column in head.columns and len(head) > 0 and all(is_image_file(Path(str(v))) for v in head[column])
 
 
-class ImageKind(DataKind):
+class ImageKind(DataKind[ImagePreprocessor]):
     """Parts are ``(records, pixels)``: a table of (path, label, hash, row) and the uint8 pixels it indexes."""
 
     name = "image"
@@ -77,7 +77,8 @@ class ImageKind(DataKind):
             raise ConfigError(
                 "data.source is not set", hint="use an image folder, a CSV of image paths, or builtin:digits"
             )
-        records, pixels, self.facts = load_images(config, config.data.source, frame)
+        source = config.data.source or ""  # without a source, the frame is read and named "the DataFrame"
+        records, pixels, self.facts = load_images(config, source, frame)
         return records, pixels
 
     def clean(self, config: Config, raw: tuple[pd.DataFrame, np.ndarray]) -> tuple[tuple, dict[str, Any]]:
@@ -147,7 +148,7 @@ class ImageKind(DataKind):
     def frame(self, part: tuple) -> pd.DataFrame:
         return part[0].drop(columns=[HASH, ROW])
 
-    def finish_report(self, config: Config, report: dict, pre: ImagePreprocessor, tensors: dict, frames: dict):
+    def finish_report(self, config: Config, report: dict, pre: ImagePreprocessor, tensors: dict, frames: dict) -> None:
         report["images"] = _image_facts(self.facts, pre, self.duplicates)
         report["notes"] = _notes(report["images"], report)
 

@@ -10,7 +10,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,12 @@ class Sequences:
 
     def __len__(self) -> int:
         return len(self.x)
+
+    def labels(self) -> np.ndarray:
+        """``y``, for sequences read with their labels (a DataError when there are none)."""
+        if self.y is None:
+            raise DataError("the sequences have no labels ('y' in an .npz, the target column in a table)")
+        return self.y
 
     def take(self, index: np.ndarray) -> Sequences:
         ids = None if self.ids is None else [self.ids[i] for i in index]
@@ -180,6 +186,14 @@ def _one_label(labels: pd.Series, key: Any, frame: pd.DataFrame, source: str) ->
     return present.iloc[0] if len(present) else None
 
 
+@overload
+def read_sequences(
+    config: Config, source: str | Path | None, frame: pd.DataFrame | None = None, *, labels: Literal[True] = True
+) -> tuple[Sequences, str, int]: ...
+@overload
+def read_sequences(
+    config: Config, source: str | Path | None, frame: pd.DataFrame | None = None, *, labels: bool
+) -> tuple[Sequences, str | None, int]: ...
 def read_sequences(
     config: Config, source: str | Path | None, frame: pd.DataFrame | None = None, *, labels: bool = True
 ) -> tuple[Sequences, str | None, int]:

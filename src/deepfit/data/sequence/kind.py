@@ -53,7 +53,7 @@ class SequencePreprocessor(Preprocessor):
             "offset": offset.tolist(),
             "scale": scale.tolist(),
         }
-        self.state.update(fit_target(seqs.y, task, scaling=self.target_scaling))
+        self.state.update(fit_target(seqs.labels(), task, scaling=self.target_scaling))
         return self
 
     def sequences(self, raw: Any, source: str = "the data", labels: bool = False) -> Sequences:
@@ -118,7 +118,7 @@ class SequencePreprocessor(Preprocessor):
 
 
 # ---------------------------------------------------------------- the data path
-class SequenceKind(DataKind):
+class SequenceKind(DataKind[SequencePreprocessor]):
     """Parts are ``Sequences``; the split is made on a table of their labels."""
 
     name = "sequence"
@@ -137,7 +137,7 @@ class SequenceKind(DataKind):
         seqs, target, rows = raw
         labelled = pd.notna(seqs.y)
         seqs = seqs.take(np.flatnonzero(labelled))
-        labels = pd.Series(list(seqs.y)).infer_objects()
+        labels = pd.Series(list(seqs.labels())).infer_objects()
         task = config.data.task if config.data.task != "auto" else infer_task(labels)
         if task == "regression" and pd.to_numeric(labels, errors="coerce").isna().any():
             raise DataError(
@@ -171,7 +171,7 @@ class SequenceKind(DataKind):
         return pre.fit(train, target=report["target"], task=report["task"])
 
     def labels(self, part: Sequences, target: str) -> np.ndarray:
-        return part.y
+        return part.labels()
 
     def take(self, part: Sequences, mask: np.ndarray) -> Sequences:
         return part.take(np.flatnonzero(mask))
@@ -179,7 +179,9 @@ class SequenceKind(DataKind):
     def frame(self, part: Sequences) -> pd.DataFrame:
         return pd.DataFrame({"id": part.ids, "length": part.lengths, self.target: part.y})
 
-    def finish_report(self, config: Config, report: dict, pre: SequencePreprocessor, tensors: dict, frames: dict):
+    def finish_report(
+        self, config: Config, report: dict, pre: SequencePreprocessor, tensors: dict, frames: dict
+    ) -> None:
         facts, notes = _facts(self.all, report.pop("rows_read"), pre)
         report["sequence"] = facts
         report["notes"] = notes

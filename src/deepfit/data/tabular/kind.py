@@ -52,7 +52,7 @@ def inspect_frame(
     return cleaned, schema, report
 
 
-class TabularKind(DataKind):
+class TabularKind(DataKind[TabularPreprocessor]):
     """The fallback of ``data.kind: auto``: what no other kind claims is a table."""
 
     name = "tabular"
@@ -70,6 +70,8 @@ class TabularKind(DataKind):
         return cleaned, report
 
     def fit(self, config: Config, train: pd.DataFrame, report: dict[str, Any]) -> TabularPreprocessor:
+        if self.schema is None:
+            raise RuntimeError("TabularKind.fit needs the schema that clean infers; clean runs first")
         data = config.data
         if data.preprocess.scaling == "auto":  # resolved here and saved so: the run never depends on it again
             data.preprocess.scaling = "quantile" if tabular_family(config.model) == "tabm" else "standard"
@@ -77,12 +79,14 @@ class TabularKind(DataKind):
         report.update(pre.feature_report())
         return pre
 
-    def finish_report(self, config: Config, report: dict[str, Any], pre: Any, tensors: dict, frames: dict) -> None:
+    def finish_report(
+        self, config: Config, report: dict[str, Any], pre: TabularPreprocessor, tensors: dict, frames: dict
+    ) -> None:
         # a class too rare to reach validation or test is never scored
         if report["task"] == "classification" and (unscored := unscored_classes(frames, report["target"])):
             report["classes_not_in_validation_or_test"] = unscored
 
-    def spec(self, config: Config, pre: Any, tensors: dict, report: dict[str, Any]) -> DataSpec:
+    def spec(self, config: Config, pre: TabularPreprocessor, tensors: dict, report: dict[str, Any]) -> DataSpec:
         classes = pre.classes
         return DataSpec(
             task=report["task"],

@@ -147,7 +147,9 @@ class TabularPreprocessor(Preprocessor):
             bool_fill[column] = float(pd.Series(codes).mode().iloc[0]) if pd.Series(codes).notna().any() else 0.0
         state["boolean"] = {"columns": boolean, "fill": bool_fill}
 
-        onehot, embed, pooled = {}, {}, {}
+        onehot: dict[str, dict[str, Any]] = {}
+        embed: dict[str, dict[str, Any]] = {}
+        pooled: dict[str, dict[str, int]] = {}
         for column in categorical:
             counts = _keys(frame[column].dropna()).value_counts()
             kept = counts[counts >= cfg.min_frequency]

@@ -136,7 +136,7 @@ def inspect_text(config: Config, raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[
     return cleaned, report
 
 
-class TextKind(DataKind):
+class TextKind(DataKind[TextPreprocessor]):
     name = "text"
     preprocessor = TextPreprocessor
     section = "tokenizer"

@@ -29,7 +29,7 @@ def train_tokenizer(texts: list[str], config: TextConfig) -> Tokenizer:
     options = {"vocab_size": config.vocab_size, "min_frequency": config.min_frequency, "show_progress": False}
     model, trainer = _TOKENIZERS[config.tokenizer]
     tokenizer = Tokenizer(model(unk_token="[UNK]"))
-    steps = [normalizers.NFD()]  # decomposed, so that StripAccents can drop the accents
+    steps: list[normalizers.Normalizer] = [normalizers.NFD()]  # decomposed, so that StripAccents can drop the accents
     steps += [normalizers.Lowercase()] if config.lowercase else []
     steps += [normalizers.StripAccents()] if config.strip_accents else []
     tokenizer.normalizer = normalizers.Sequence(steps)

@@ -213,7 +213,7 @@ class SeriesPreprocessor(Preprocessor):
 
 
 # ---------------------------------------------------------------- the data path
-class SeriesKind(DataKind):
+class SeriesKind(DataKind[SeriesPreprocessor]):
     """Forecasting windows do not fit the row skeleton (a window's split is its targets' time, its target a
     horizon of values, no class to drop): this kind overrides ``prepare`` as a whole."""
 
@@ -233,7 +233,7 @@ class SeriesKind(DataKind):
     def fit(self, config: Config, train: Any, report: dict[str, Any]) -> SeriesPreprocessor:
         raise NotImplementedError("SeriesKind.prepare fits on the training points of each series")
 
-    def spec(self, config: Config, pre: Any, tensors: dict, report: dict[str, Any]) -> DataSpec:
+    def spec(self, config: Config, pre: SeriesPreprocessor, tensors: dict, report: dict[str, Any]) -> DataSpec:
         raise NotImplementedError("SeriesKind.prepare makes the spec")
 
     def prepare(self, config: Config, frame: pd.DataFrame | None = None) -> PreparedData:
