@@ -178,8 +178,8 @@ def _train_network(
 def _build(cfg: Config, spec: Any, run: _Run, checkpoint: dict[str, Any] | None) -> tuple[Any, str]:
     """``model.name auto`` and the architecture's training defaults resolved (and saved so), then the model
     built with the run's seed; a checkpoint that does not fit it is refused before anything is rewritten."""
+    from deepfit.models.registry import build_model
     from deepfit.models.select import resolve_model, resolve_training
-    from deepfit.predictor import build_model
     from deepfit.training.trainer import check_resumable, seed_everything
 
     cfg.data.kind = spec.kind  # saved resolved, like model.name: the run never depends on detection again
@@ -276,8 +276,9 @@ def _train_gan(
     """A generator and a discriminator (model.name gan, docs/gan.md): fit by the same loop, scored on held-out
     real data, with samples.csv or samples.png beside the model."""
     from deepfit.evaluation.gan_report import print_results
-    from deepfit.models.gan import build_gan, write_samples
+    from deepfit.models.gan import build_gan
     from deepfit.predictor import save_model
+    from deepfit.sampling import write_samples
     from deepfit.training.callbacks import ProgressBar
     from deepfit.training.gan import evaluate, fit_gan, gan_data, small_on_one_thread, status
     from deepfit.training.trainer import check_resumable, seed_everything
@@ -383,8 +384,8 @@ def lr_find(
 ) -> Any:
     """The learning-rate range test on the config's model and training split; writes a plot."""
     from deepfit.data.pipeline import prepare
+    from deepfit.models.registry import build_model
     from deepfit.models.select import resolve_model, resolve_training
-    from deepfit.predictor import build_model
     from deepfit.training.losses import build_loss
     from deepfit.training.lr_finder import find_lr, plot
     from deepfit.training.trainer import resolve_device, seed_everything

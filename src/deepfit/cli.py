@@ -241,7 +241,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from deepfit.models.gan import sample, write_samples
+    from deepfit.sampling import sample, write_samples
 
     samples = sample(args.run_dir, args.n, seed=args.seed)
     default = "samples.csv" if hasattr(samples, "columns") else "samples.png"

@@ -19,15 +19,11 @@ from deepfit.data.pipeline import load_preprocessor, read_input
 from deepfit.data.spec import DataSpec
 from deepfit.errors import ConfigError, DataError, RunError
 from deepfit.evaluation.evaluate import predict_outputs, probabilities, report_outputs
-from deepfit.models.registry import get_builder
+from deepfit.models.registry import build_model
 from deepfit.runs import FORMAT, MODEL, check_format, read_json, require_run_dir, write_json
 from deepfit.training.checkpoint import load_checkpoint, save_checkpoint, unwrap
 
 WEIGHTS, PREPROCESSING, META = "weights.pt", "preprocessing.json", "meta.json"
-
-
-def build_model(config: ModelConfig, spec: DataSpec) -> nn.Module:
-    return get_builder(config.name)(spec, config)
 
 
 def save_model(

@@ -11,8 +11,8 @@ from deepfit.data.pipeline import prepare
 from deepfit.data.spec import DataSpec
 from deepfit.evaluation.evaluate import epoch_metrics_fn, predict_outputs
 from deepfit.models.cnn import BasicBlock, ConvNet, ResNet, build_cnn, build_resnet, image_rule
+from deepfit.models.registry import build_model
 from deepfit.models.select import resolve_model
-from deepfit.predictor import build_model
 from deepfit.training.trainer import Trainer
 from tests.data.shapes import write_shapes
 

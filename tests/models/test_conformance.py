@@ -18,9 +18,9 @@ import torch
 from deepfit.config import load_config
 from deepfit.data.builtin import load_builtin
 from deepfit.data.pipeline import prepare
-from deepfit.models.registry import architecture_names
+from deepfit.models.registry import architecture_names, build_model
 from deepfit.models.select import resolve_model
-from deepfit.predictor import Predictor, build_model, save_model
+from deepfit.predictor import Predictor, save_model
 from deepfit.training.losses import build_loss
 from tests.models.test_rnn import sequence_case, series_case
 from tests.models.test_text import text_case

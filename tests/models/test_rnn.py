@@ -15,9 +15,9 @@ from deepfit.data.pipeline import prepare
 from deepfit.data.spec import DataSpec
 from deepfit.errors import ConfigError
 from deepfit.evaluation.evaluate import evaluate_data
+from deepfit.models.registry import build_model
 from deepfit.models.rnn import SequenceRNN
 from deepfit.models.select import resolve_model
-from deepfit.predictor import build_model
 from deepfit.training.trainer import Trainer
 from tests.data.test_sequences import waves, write_npz
 

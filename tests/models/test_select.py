@@ -9,8 +9,8 @@ import pytest
 
 from deepfit.config import ModelConfig
 from deepfit.data.spec import DataSpec
+from deepfit.models.registry import build_model
 from deepfit.models.select import describe_choice, resolve_model
-from deepfit.predictor import build_model
 
 SPECS = {
     "tabular": DataSpec(task="classification", n_features=6, n_outputs=3, n_train=20_000),

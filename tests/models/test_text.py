@@ -16,9 +16,9 @@ from deepfit.data.spec import DataSpec
 from deepfit.errors import ConfigError
 from deepfit.evaluation.evaluate import predict_outputs
 from deepfit.models.ngram import NGramBag, bigram_ids
+from deepfit.models.registry import build_model
 from deepfit.models.select import resolve_model
 from deepfit.models.text import TextRNN, TextTransformer, build_text_rnn, build_transformer, sinusoids
-from deepfit.predictor import build_model
 from deepfit.training.trainer import Trainer
 from tests.data.test_text import keyword_frame
 

@@ -17,7 +17,8 @@ from deepfit.config import load_config
 from deepfit.data.pipeline import prepare
 from deepfit.data.spec import DataSpec
 from deepfit.errors import ConfigError, DataError, RunError, TrainingError
-from deepfit.models.gan import build_gan, halvings, load_gan, sample
+from deepfit.models.gan import build_gan, halvings
+from deepfit.sampling import load_gan, sample
 from deepfit.training.gan import GanData, fit_gan, gan_data
 
 MEANS = {"a": (-2.0, 1.0), "b": (2.0, -1.0)}  # two clusters, a quarter / three quarters of the rows

@@ -84,6 +84,11 @@ def get_builder(name: str) -> Callable[..., Any]:
     return ARCHITECTURES.get(name)
 
 
+def build_model(config: Any, spec: Any) -> Any:
+    """The ``nn.Module`` of architecture ``config.name``, built from the data spec and its model config."""
+    return get_builder(config.name)(spec, config)
+
+
 def model_config_class(name: str, strict: bool = True) -> type | None:
     """The class of ``name``'s model keys, None for an architecture registered without one (the common keys);
     an unknown name is a ConfigError (``strict``) or auto's class."""

@@ -97,7 +97,7 @@ def _to_normal(x: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
     return torch.special.ndtri(torch.as_tensor(rank, dtype=torch.float64)).numpy()
 
 
-def _key(value: Any) -> str:
+def category_key(value: Any) -> str:
     """Categories compared as text, so 3, 3.0 and "3" read from different files agree."""
     if isinstance(value, str):
         return value
@@ -109,7 +109,7 @@ def _key(value: Any) -> str:
 
 
 def _keys(values: pd.Series) -> pd.Series:
-    return values.map(_key)
+    return values.map(category_key)
 
 
 class TabularPreprocessor(Preprocessor):
