@@ -122,3 +122,25 @@ def test_every_family_plugs_in_from_outside_and_runs_through_the_cli(tmp_path: P
     config.write_text(config.read_text().replace("width: 12", "widht: 12"))
     assert main(["train", str(config), "--run-dir", str(tmp_path / "typo"), "--quiet"]) == 2
     assert "did you mean 'width'" in capsys.readouterr().err  # its own keys are checked like deepfit's
+
+
+def test_an_installed_package_declares_an_optimizer_schedule_loss_and_augmentation(tmp_path: Path) -> None:
+    """Entry points make a plugin's names valid in any process (the CLI, tuning workers), importing nothing."""
+    info = tmp_path / "deepfit_parts-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: deepfit-parts\nVersion: 0.1\n")
+    parts = "tests.plugin_kind.parts"
+    (info / "entry_points.txt").write_text(
+        f"[deepfit.optimizers]\nheavy_ball = {parts}:heavy_ball\n[deepfit.schedules]\nhalving = {parts}:halving\n"
+        f"[deepfit.losses]\nplain_mse = torch.nn:MSELoss\n[deepfit.augmentations]\ninvert = {parts}:halving\n"
+    )
+    code = (
+        "import sys; from deepfit.config import load_config; "
+        "c = load_config({'train': {'optimizer': 'heavy_ball', 'schedule': 'halving', 'loss': 'plain_mse'}, "
+        "'data': {'augment': {'custom': {'invert': 1.0}}}}); "
+        "print(c.train.optimizer.name, c.train.schedule.name, c.train.loss, list(c.data.augment.custom), "
+        "'torch' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "heavy_ball halving plain_mse ['invert'] False"

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import deepfit
 from deepfit.config import AugmentConfig, load_config
 from deepfit.data.batches import TensorData
 from deepfit.data.image import augment as A
@@ -131,3 +132,23 @@ def test_training_with_mixup_uses_soft_targets_and_reports_metrics_on_hard_label
     assert len(result.history) == 3
     assert all(0 <= row["val_accuracy"] <= 1 for row in result.history)
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"] * 1.5
+
+
+def test_a_registered_augmentation_runs_after_the_built_in_ones_and_is_checked_by_name() -> None:
+    from deepfit.data.registry import AUGMENTATIONS
+    from deepfit.errors import ConfigError
+
+    calls = []
+
+    def invert(x: torch.Tensor, strength: float, stats: A.Stats) -> torch.Tensor:
+        calls.append(strength)
+        return -x
+
+    with AUGMENTATIONS.scoped():
+        deepfit.register_augmentation("invert", invert)
+        config = load_config({"data": {"augment": {"noise": 0.0, "custom": {"invert": 1.0}}}}).data.augment
+        x, y = batch()
+        (out,), _ = ImageAugment(config, [0.0], [1.0])((x,), y)
+        assert torch.equal(out, -x) and calls == [1.0]
+    with pytest.raises(ConfigError, match=r"data\.augment\.custom.*unknown augmentation 'invrt'"):
+        load_config({"data": {"augment": {"custom": {"invrt": 1.0}}}})

@@ -12,7 +12,7 @@ from pydantic import (
 )
 
 from deepfit.config.base import Section
-from deepfit.data.registry import KINDS
+from deepfit.data.registry import AUGMENTATIONS, KINDS
 
 # ---------------------------------------------------------------- data
 
@@ -23,6 +23,7 @@ def _kind_name(value: str) -> str:
 
 # auto, or a kind of deepfit.data.registry (registered ones included), checked without importing the kind
 DataKindName = Annotated[str, AfterValidator(_kind_name), KINDS]
+AugmentationName = Annotated[str, AfterValidator(AUGMENTATIONS.check), AUGMENTATIONS]
 
 
 class SplitConfig(Section):
@@ -133,6 +134,11 @@ class AugmentConfig(Section):
     cutout: int = Field(0, ge=0, description="Images: blank one random square of this side in pixels.")
     mixup: float = Field(
         0.0, ge=0, description="Mix pairs of training images and their labels, Beta(alpha, alpha); 0.2 is typical."
+    )
+    custom: dict[AugmentationName, float] = Field(
+        default_factory=dict,
+        description="Images: registered augmentations (deepfit.register_augmentation) and their strengths, run "
+        "after the built-in ones.",
     )
 
 

@@ -67,3 +67,27 @@ def preprocessor_class(name: str) -> Any:
     if name in CODECS:
         return CODECS.get(name)
     return get_kind(name).preprocessor
+
+
+# name -> "module:function" of an image augmentation ``f(x, strength, stats) -> x`` (a batch N x C x H x W on
+# the training device; ``stats`` holds the per-channel mean and std, and ``black``). The built-in ones have
+# their own keys in ``data.augment`` and run in this order; a registered one runs after them, with the
+# strength ``data.augment.custom`` gives it.
+AUGMENTATIONS: Registry[Any] = Registry(
+    "augmentation",
+    {
+        name: f"deepfit.data.image.augment:{name}"
+        for name in ("flip", "crop", "affine", "brightness", "contrast", "cutout", "noise")
+    },
+    key="data.augment.custom",
+    entry_points="deepfit.augmentations",
+)
+
+
+def register_augmentation(name: str, op: Any) -> Any:
+    """Register an image augmentation ``op(x, strength, stats) -> x`` (or its ``"package.module:function"``);
+    ``data.augment.custom: {name: strength}`` turns it on.
+
+        >>> register_augmentation("invert", "my_plugin:invert")  # doctest: +SKIP
+    """
+    return AUGMENTATIONS.register(name, op)

@@ -29,6 +29,7 @@ OPTIMIZERS: Registry[Factory] = Registry(
     "optimizer",
     {name: f"deepfit.training.optim:{name}" for name in ("sgd", "adam", "adamw", "adagrad", "rmsprop")},
     key="train.optimizer.name",
+    entry_points="deepfit.optimizers",
 )
 
 SCHEDULES: Registry[Factory] = Registry(
@@ -42,6 +43,7 @@ SCHEDULES: Registry[Factory] = Registry(
         "plateau": "deepfit.training.schedules:plateau",  # its decay is Schedule.epoch_end's, on validation results
     },
     key="train.schedule.name",
+    entry_points="deepfit.schedules",
 )
 
 LOSSES: Registry[Factory] = Registry(
@@ -54,6 +56,7 @@ LOSSES: Registry[Factory] = Registry(
         "huber": "deepfit.training.losses:huber",
     },
     key="train.loss",
+    entry_points="deepfit.losses",
 )
 
 

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from deepfit.config import AugmentConfig
+from deepfit.data.registry import AUGMENTATIONS
 
 
 @dataclass
@@ -111,16 +112,6 @@ def cutout(x: torch.Tensor, side: int, stats: Stats) -> torch.Tensor:
 
 
 Op = Callable[[torch.Tensor, Any, Stats], torch.Tensor]
-# The order ops run in: geometry first, then colour, then what blanks or adds on top.
-OPS: dict[str, Op] = {
-    "flip": flip,
-    "crop": crop,
-    "affine": affine,
-    "brightness": brightness,
-    "contrast": contrast,
-    "cutout": cutout,
-    "noise": noise,
-}
 
 
 def mixup(x: torch.Tensor, target: torch.Tensor, alpha: float, n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -153,7 +144,9 @@ class ImageAugment:
             "cutout": c.cutout,
             "noise": c.noise,
         }
-        self.ops = [(OPS[name], strength) for name, strength in strengths.items() if strength]
+        # geometry first, then colour, then what blanks or adds on top; registered ones last (data.augment.custom)
+        wanted = [*strengths.items(), *c.custom.items()]
+        self.ops: list[tuple[Op, Any]] = [(AUGMENTATIONS.get(name), strength) for name, strength in wanted if strength]
 
     @property
     def enabled(self) -> bool:
