@@ -199,9 +199,14 @@ def _build(cfg: Config, spec: Any, run: _Run, checkpoint: dict[str, Any] | None)
     if recipe:
         console.print(f"  • training: {recipe}")
     if cfg.model.name == "custom":
-        from deepfit.models.custom import builder_digest
+        from deepfit.code import code_digest
 
-        run.payload["builder"] = builder_digest(getattr(cfg.model, "builder", None) or "")
+        run.payload["builder"] = code_digest(getattr(cfg.model, "builder", None) or "")
+    code = {key: value for key, value in cfg.code_names().items() if key != "model.builder"}
+    if code:  # a resume runs this code again: only with trust_code, and only unchanged
+        from deepfit.code import code_digest
+
+        run.payload["code"] = {key: code_digest(value) for key, value in code.items()}
     return model, choice
 
 
@@ -445,10 +450,14 @@ def _resume_config(
             f"{run_dir}: its checkpoint was trained with a different config ({', '.join(changed[:8])} differ)",
             hint="resume with the run's own config (deepfit train --resume RUN_DIR, no CONFIG), or start a new run",
         )
-    if cfg.model.name == "custom":
-        from deepfit.models.custom import check_trusted
+    from deepfit.code import check_trusted
 
-        check_trusted(checkpoint.get("builder"), getattr(cfg.model, "builder", None), trust_code, f"the run {run_dir}")
+    where = f"the run {run_dir}"
+    if cfg.model.name == "custom":
+        check_trusted(checkpoint.get("builder"), getattr(cfg.model, "builder", None), trust_code, where)
+    for key, value in cfg.code_names().items():  # train.optimizer: opt.py:make and the like
+        if key != "model.builder":
+            check_trusted((checkpoint.get("code") or {}).get(key), value, trust_code, where, key=key)
     return cfg, checkpoint
 
 

@@ -43,9 +43,9 @@ def save_model(
         "choice": choice,
     }
     if isinstance(config, CustomConfig):  # the code that builds the model: loading the run checks it is unchanged
-        from deepfit.models.custom import builder_digest
+        from deepfit.code import code_digest
 
-        meta["builder"] = builder_digest(config.builder or "")
+        meta["builder"] = code_digest(config.builder or "")
     write_json(folder / META, meta)
 
 
@@ -91,7 +91,7 @@ class Predictor:
                 f"{folder / META} is damaged: {str(exc).splitlines()[0][:200]}", hint="retrain the run"
             ) from None
         if isinstance(config, CustomConfig):
-            from deepfit.models.custom import check_trusted
+            from deepfit.code import check_trusted
 
             check_trusted(meta.get("builder"), config.builder, trust_code, f"the run {run_dir}")
         model = load_weights(build_model(config, spec), folder / WEIGHTS, str(folder / META))

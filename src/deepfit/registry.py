@@ -30,8 +30,9 @@ from __future__ import annotations
 import contextlib
 import importlib
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, TypeVar, cast, overload
 
+from deepfit.code import is_code_name, load_code
 from deepfit.errors import ConfigError, did_you_mean
 
 T = TypeVar("T")
@@ -96,7 +97,12 @@ class Registry(Generic[T]):
             self._entries.update(saved)
 
     def get(self, name: str) -> T:
-        """The entry under ``name``, imported on first use; an unknown name is a ConfigError listing the known."""
+        """The entry under ``name``, imported on first use; an unknown name is a ConfigError listing the known.
+
+        A name written as code (``"opt.py:make"``, ``"my_pkg.optim:make"``) is imported from there: the user's
+        own config names it (a run records it, and runs it again only with trust_code: ``deepfit.code``)."""
+        if name not in self and is_code_name(name):
+            return cast(T, load_code(name, self.key or self.family))
         if name not in self:
             prefix = f"{self.key}: " if self.key else ""
             raise ConfigError(prefix + self.unknown(name))
@@ -106,8 +112,9 @@ class Registry(Generic[T]):
         return entry
 
     def check(self, name: str) -> str:
-        """``name`` if it is registered, else a ValueError (what config validators raise); imports nothing."""
-        if name not in self:
+        """``name`` if it is registered or written as code, else a ValueError (what config validators raise);
+        imports nothing."""
+        if name not in self and not is_code_name(name):
             raise ValueError(self.unknown(name))
         return name
 

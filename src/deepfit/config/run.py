@@ -152,11 +152,35 @@ class Config(Section):
             if (value := getattr(data, key)) and not value.startswith("builtin:")
         }
         copy = self.model_copy(update={"data": data.model_copy(update=updates)})
-        file, _, function = (getattr(self.model, "builder", None) or "").rpartition(":")
-        if file.endswith(".py"):  # model.builder: my_models.py:build, beside the config file
-            copy.model = self.model.model_copy(update={"builder": f"{self.resolve_path(file)}:{function}"})
+        if (builder := getattr(self.model, "builder", None)) is not None:  # model.builder: my_models.py:build
+            copy.model = self.model.model_copy(update={"builder": self._absolute_code(builder)})
+        train = self.train  # code named as a registry name: train.optimizer: opt.py:make
+        copy.train = train.model_copy(
+            update={
+                "optimizer": train.optimizer.model_copy(update={"name": self._absolute_code(train.optimizer.name)}),
+                "schedule": train.schedule.model_copy(update={"name": self._absolute_code(train.schedule.name)}),
+                "loss": self._absolute_code(train.loss),
+            }
+        )
         copy._base_dir = self._base_dir
         return copy
+
+    def code_names(self) -> dict[str, str]:
+        """The config keys naming code (``"file.py:function"``, ``"pkg.module:function"``) and their values."""
+        from deepfit.code import is_code_name
+
+        named: dict[str, Any] = {
+            "model.builder": getattr(self.model, "builder", None),
+            "train.optimizer.name": self.train.optimizer.name,
+            "train.schedule.name": self.train.schedule.name,
+            "train.loss": self.train.loss,
+        }
+        return {key: str(value) for key, value in named.items() if is_code_name(value)}
+
+    def _absolute_code(self, name: str) -> str:
+        """``file.py:function`` with the file beside the config file made absolute; other names unchanged."""
+        file, _, function = name.rpartition(":")
+        return f"{self.resolve_path(file)}:{function}" if file.endswith(".py") else name
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
