@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 import deepfit
 from deepfit.errors import DataError
@@ -117,3 +118,5 @@ def test_iris_from_a_dataframe_with_defaults_only_reaches_095(tmp_path: Path) ->
     assert result.metrics["test"]["accuracy"] >= 0.95
     saved = (result.run_dir / "config.yaml").read_text()
     assert "name: tabm" in saved and "scaling: quantile" in saved  # the resolved recipe is what is saved
+    train = yaml.safe_load(saved)["train"]
+    assert (train["schedule"]["name"], train["lr"], train["early_stopping"]["patience"]) == ("constant", 0.002, 16)

@@ -61,3 +61,10 @@ def test_a_code_name_that_does_not_import_is_one_clear_error(tmp_path: Path) -> 
             run_dir=tmp_path / "run",
             quiet=True,
         )
+
+
+def test_making_paths_absolute_leaves_unset_train_keys_unset() -> None:
+    """Training defaults fill the keys a user left unset: resolving file paths must not mark any as set."""
+    from deepfit.config import load_config
+
+    assert load_config({"data": {"source": "x.csv"}}).with_absolute_paths().train.model_fields_set == set()

@@ -154,14 +154,17 @@ class Config(Section):
         copy = self.model_copy(update={"data": data.model_copy(update=updates)})
         if (builder := getattr(self.model, "builder", None)) is not None:  # model.builder: my_models.py:build
             copy.model = self.model.model_copy(update={"builder": self._absolute_code(builder)})
-        train = self.train  # code named as a registry name: train.optimizer: opt.py:make
-        copy.train = train.model_copy(
-            update={
-                "optimizer": train.optimizer.model_copy(update={"name": self._absolute_code(train.optimizer.name)}),
-                "schedule": train.schedule.model_copy(update={"name": self._absolute_code(train.schedule.name)}),
-                "loss": self._absolute_code(train.loss),
-            }
-        )
+        # code named as a registry name (train.optimizer: opt.py:make); only a changed value is copied, so the
+        # keys a user left unset stay unset (architectures' training defaults fill those)
+        train, updates = self.train, {}
+        for section in ("optimizer", "schedule"):
+            named = getattr(train, section)
+            if (name := self._absolute_code(named.name)) != named.name:
+                updates[section] = named.model_copy(update={"name": name})
+        if (loss := self._absolute_code(train.loss)) != train.loss:
+            updates["loss"] = loss
+        if updates:
+            copy.train = train.model_copy(update=updates)
         copy._base_dir = self._base_dir
         return copy
 
