@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import tempfile
 import time
@@ -48,28 +47,15 @@ def generated(name: str) -> pd.DataFrame:
     return pd.DataFrame(x, columns=[f"x{i}" for i in range(5)]).assign(target=y)
 
 
-def batch_for(rows: int) -> int:
-    """About 16 steps an epoch on small tables, 256 (TabM's) from 4,000 training rows."""
-    return int(min(256, max(16, 2 ** round(math.log2(max(rows, 1) / 16)))))
-
-
 def config(task: str, method: str, seed: int) -> tuple[dict[str, Any], pd.DataFrame | None]:
     data = {"source": f"builtin:{task}"} if task in BUILTIN else {"target": "target"}
     frame = None if task in BUILTIN else generated(task)
     cfg: dict[str, Any] = {"data": data, "train": {"seed": seed}, "output": {"report": False}}
     if method == "tabm" or method.startswith("tabm:"):
-        # tabm[:k,width]: the paper's recipe; k and width shrink for 2 CPU cores when given
+        # tabm[:k,width]: the paper's size (32 x 512) unless given; scaling, lr, batch, epochs and patience are
+        # deepfit's TabM recipe (models/select.py: tabm_training), as for any tabm run
         k, width = (int(v) for v in method.split(":")[1].split(",")) if ":" in method else (32, 512)
-        rows = len(frame) if frame is not None else {"iris": 150, "wine": 178, "breast_cancer": 569}.get(task, 1500)
-        cfg["data"]["preprocess"] = {"scaling": "quantile"}
         cfg["model"] = {"name": "tabm", "tabm_k": k, "tabm_width": width}
-        cfg["train"] |= {
-            "lr": 2e-3,
-            "weight_decay": 3e-4,
-            "batch_size": batch_for(int(rows * 0.7)),
-            "epochs": 200,
-            "early_stopping": {"patience": 16},
-        }
     elif method == "mlp":
         cfg["model"] = {"name": "mlp"}
     return cfg, frame

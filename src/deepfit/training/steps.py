@@ -153,7 +153,8 @@ class SupervisedStep(TrainStep):
             self.scaler.unscale_(self.optimizer)  # callbacks and clipping see the true gradients
         if after_backward is not None:
             after_backward()
-        clip(self.model.parameters(), cfg)
+        if cfg.clip_grad_value or cfg.clip_grad_norm:
+            clip(self.model.parameters(), cfg)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.schedule.step()
