@@ -22,7 +22,7 @@ import torch
 from deepfit.config import load_config
 from deepfit.data import registry
 from deepfit.data.builtin import load_builtin
-from deepfit.data.kind import DataKind, Preprocessor
+from deepfit.data.kind import Preprocessor
 from deepfit.data.pipeline import load_preprocessor, prepare, read_input, resolve_kind
 from tests.data.shapes import write_shapes
 from tests.data.test_sequences import write_npz
@@ -83,11 +83,6 @@ def with_plugin() -> Iterator[None]:
         yield
 
 
-def uses_the_skeleton(kind: DataKind) -> bool:
-    """A kind overriding ``prepare`` as a whole (forecast windows) checks train-only fitting in its own tests."""
-    return type(kind).prepare is DataKind.prepare or type(kind).__name__ == "TabularKind"
-
-
 def test_every_kind_has_a_case(with_plugin: None) -> None:
     assert set(registry.kind_names()) <= set(CASES)
 
@@ -109,11 +104,10 @@ def test_kind_conformance(name: str, tmp_path: Path) -> None:
     assert report["task"] == spec.task and report["splits"]["train"] == len(prepared.tensors["train"])
 
     # fitted on the training split alone: refitting on that split gives the same saved preprocessing
-    if uses_the_skeleton(kind):
-        steps = registry.get_kind(name)
-        cleaned, again = steps.clean(config, steps.read(config, None))
-        parts = steps.split(config, cleaned, again)
-        assert steps.fit(config, parts["train"], again).to_dict() == pre.to_dict()
+    steps = registry.get_kind(name)
+    cleaned, again = steps.clean(config, steps.read(config, None))
+    parts = steps.split(config, cleaned, again)
+    assert steps.fit(config, parts["train"], again).to_dict() == pre.to_dict()
 
     # the saved preprocessing (JSON) gives identical tensors on raw input read back from a file
     loaded = load_preprocessor(json.loads(json.dumps(pre.to_dict())))

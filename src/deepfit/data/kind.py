@@ -9,8 +9,9 @@ one skeleton for every kind::
          → the kind's report section → DataSpec
 
 A kind supplies only its own steps (``read``, ``clean``, ``fit``, ``spec``; the others have defaults for
-data held in a DataFrame). A kind whose data does not fit that shape (forecasting windows) overrides
-``prepare`` as a whole. Its :class:`Preprocessor` is what a run saves (JSON with a ``kind`` key) and what
+data held in a DataFrame). A kind whose rows are not a DataFrame says what a part is through ``labels``,
+``take``, ``size``, ``inputs`` and ``frame`` (images: records and pixels; forecasts: windows of each series).
+Its :class:`Preprocessor` is what a run saves (JSON with a ``kind`` key) and what
 ``Predictor`` uses on raw input: every member it needs has a default here, so nothing is probed for.
 """
 

@@ -52,8 +52,12 @@ class TargetEncoder:
     def encode(self, values: Iterable[Any]) -> tuple[torch.Tensor, np.ndarray]:
         """Target tensor and a boolean mask of the rows it covers: rows of classes unseen in train are left out.
 
-        Classification: int64 codes (N,); regression: float32 standard scores (N, 1), every row kept.
+        Classification: int64 codes (N,); regression: float32 standard scores (N, 1), every row kept; a 2-D
+        array of several regression outputs (N, k) is scaled per column (``target_mean``/``target_std`` lists).
         """
+        if isinstance(values, np.ndarray) and values.ndim == 2:
+            scores = (values.astype(np.float64) - self._mean()) / self._std()
+            return torch.from_numpy(scores.astype(np.float32)), np.ones(len(values), dtype=bool)
         series = pd.Series(list(values), dtype=object)
         if self.state["task"] == "classification":
             index = {str(c): i for i, c in enumerate(self.classes)}
@@ -66,4 +70,10 @@ class TargetEncoder:
 
     def decode(self, y: np.ndarray) -> np.ndarray:
         """Standardised regression outputs back in the target's units."""
-        return y * np.asarray(self.state.get("target_std", 1.0)) + np.asarray(self.state.get("target_mean", 0.0))
+        return y * self._std() + self._mean()
+
+    def _mean(self) -> np.ndarray:
+        return np.asarray(self.state.get("target_mean", 0.0))
+
+    def _std(self) -> np.ndarray:
+        return np.asarray(self.state.get("target_std", 1.0))

@@ -9,6 +9,7 @@ points before them, training points included: those are observed before the fore
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from deepfit.config import Config, SplitConfig, TimeSeriesConfig
 from deepfit.data.batches import TensorData
-from deepfit.data.kind import DataKind, PreparedData, Preprocessor
+from deepfit.data.kind import DataKind, Preprocessor
 from deepfit.data.spec import DataSpec
 from deepfit.data.tabular.kind import load_frame
 from deepfit.data.tabular.preprocess import column_scaling
@@ -213,9 +214,21 @@ class SeriesPreprocessor(Preprocessor):
 
 
 # ---------------------------------------------------------------- the data path
+@dataclass
+class Piece:
+    """One series' share of a split: its rows, its values (original units), how far fitting may read
+    (``end``: the split's last point) and the first target point of each of its windows."""
+
+    key: Any
+    rows: pd.DataFrame
+    values: np.ndarray
+    end: int
+    starts: np.ndarray
+
+
 class SeriesKind(DataKind[SeriesPreprocessor]):
-    """Forecasting windows do not fit the row skeleton (a window's split is its targets' time, its target a
-    horizon of values, no class to drop): this kind overrides ``prepare`` as a whole."""
+    """Forecasting windows on the one skeleton: a part is a list of :class:`Piece` (one per series), a row is a
+    window, and its label the horizon's values (several outputs, scaled per column by the one target encoder)."""
 
     name = "timeseries"
     preprocessor = SeriesPreprocessor
@@ -227,65 +240,96 @@ class SeriesKind(DataKind[SeriesPreprocessor]):
     def read(self, config: Config, frame: pd.DataFrame | None) -> pd.DataFrame:
         return load_frame(config, frame)
 
-    def clean(self, config: Config, raw: pd.DataFrame) -> tuple[Any, dict[str, Any]]:
-        raise NotImplementedError("SeriesKind.prepare cleans each series itself")
+    def clean(self, config: Config, raw: pd.DataFrame) -> tuple[list[tuple[Any, pd.DataFrame]], dict[str, Any]]:
+        """Per series: sort, de-duplicate timestamps, fill; series shorter than one window are skipped."""
+        ts = self.ts = _series_config(config)
+        source = source_name(raw)
+        self.layout = resolve_layout(raw, ts, source)
+        series, self.facts = split_series(raw, self.layout, ts.missing, source)
+        series, self.short = _long_enough(series, ts)
+        self.raw = raw
+        return series, {"task": "regression", "target": ", ".join(self.layout.targets)}
 
-    def fit(self, config: Config, train: Any, report: dict[str, Any]) -> SeriesPreprocessor:
-        raise NotImplementedError("SeriesKind.prepare fits on the training points of each series")
+    def split(self, config: Config, cleaned: Any, report: dict[str, Any]) -> dict[str, list[Piece]]:
+        """By time on each series (train, then validation, then test); a window goes where its targets lie."""
+        ts, values = self.ts, self.layout.values
+        self.bounds = [split_bounds(len(rows), config.data.split) for _, rows in cleaned]
+        self.series = cleaned
+        parts: dict[str, list[Piece]] = {name: [] for name in SPLITS}
+        for (key, rows), (a, b) in zip(cleaned, self.bounds, strict=True):
+            array = rows[values].to_numpy()
+            for name, lo, hi in zip(SPLITS, (0, a, b), (a, b, len(rows)), strict=True):
+                starts = window_starts(ts.lookback, ts.horizon, ts.stride, lo, hi)
+                parts[name].append(Piece(key, rows, array, hi, starts))
+        if not self.size(parts["train"]):
+            raise DataError(
+                f"the training part of every series is shorter than lookback + horizon ({ts.lookback} + {ts.horizon})",
+                hint="raise data.split.train, or lower data.timeseries.lookback or horizon",
+            )
+        return parts
 
-    def spec(self, config: Config, pre: SeriesPreprocessor, tensors: dict, report: dict[str, Any]) -> DataSpec:
-        raise NotImplementedError("SeriesKind.prepare makes the spec")
+    def fit(self, config: Config, train: list[Piece], report: dict[str, Any]) -> SeriesPreprocessor:
+        """Scaling (and the AR baseline, the season) fitted on the training points of every series."""
+        points = [piece.values[: piece.end] for piece in train]
+        first = self.layout.values.index(self.layout.targets[0])
+        season = _season(self.ts, [part[:, first] for part in points])
+        return SeriesPreprocessor(self.ts, config.data.preprocess.scaling).fit(points, self.layout, season)
 
-    def prepare(self, config: Config, frame: pd.DataFrame | None = None) -> PreparedData:
-        return prepare_timeseries(config, frame)
-
-
-def prepare_timeseries(config: Config, frame: pd.DataFrame | None = None) -> PreparedData:
-    data, ts = config.data, _series_config(config)
-    raw = load_frame(config, frame)
-    source = source_name(raw)
-    layout = resolve_layout(raw, ts, source)
-    series, facts = split_series(raw, layout, ts.missing, source)
-    series, short = _long_enough(series, ts)
-    bounds = [split_bounds(len(part), data.split) for _, part in series]
-    train_parts = [part[layout.values].to_numpy()[:a] for (_, part), (a, _) in zip(series, bounds, strict=True)]
-    season = _season(ts, [part[:, layout.values.index(layout.targets[0])] for part in train_parts])
-    pre = SeriesPreprocessor(ts, data.preprocess.scaling).fit(train_parts, layout, season)
-
-    parts: dict[str, list[tuple[np.ndarray, np.ndarray, pd.DataFrame]]] = {name: [] for name in SPLITS}
-    for (key, part), (a, b) in zip(series, bounds, strict=True):
-        values = pre.scale(part[layout.values].to_numpy())
-        for name, lo, hi in zip(SPLITS, (0, a, b), (a, b, len(part)), strict=True):
-            starts, x, y = pre.windows(values, lo, hi)
-            if len(starts):
-                parts[name].append((x, y, _window_frame(key, part, starts, layout, ts)))
-    if not parts["train"]:
-        raise DataError(
-            f"the training part of every series is shorter than lookback + horizon ({ts.lookback} + {ts.horizon})",
-            hint="raise data.split.train, or lower data.timeseries.lookback or horizon",
+    def labels(self, part: list[Piece], target: str) -> np.ndarray:
+        """The windows' targets in original units, (windows, horizon x targets), step-major."""
+        ts, index = self.ts, [self.layout.values.index(t) for t in self.layout.targets]
+        return np.concatenate(
+            [make_windows(p.values, p.starts, ts.lookback, ts.horizon, index)[1] for p in part if len(p.starts)]
         )
-    tensors, frames = {}, {}
-    for name, items in parts.items():
-        if items:
-            x, y = np.concatenate([i[0] for i in items]), np.concatenate([i[1] for i in items])
-            tensors[name] = TensorData((torch.from_numpy(x),), torch.from_numpy(y))
-            frames[name] = pd.concat([i[2] for i in items], ignore_index=True)
-    report = _report(raw, series, bounds, facts, short, pre, tensors, ts)
-    spec = DataSpec(
-        task="regression",
-        n_features=len(layout.values),
-        n_outputs=ts.horizon * len(layout.targets),
-        kind="timeseries",
-        input_shape=[ts.lookback, len(layout.values)],
-        n_train=len(tensors["train"]),
-        extra={
-            "lookback": ts.lookback,
-            "horizon": ts.horizon,
-            "targets": layout.targets,
-            "target_index": pre.state["target_index"],
-        },
-    )
-    return PreparedData(tensors, frames, spec, pre, None, report)
+
+    def take(self, part: list[Piece], mask: np.ndarray) -> list[Piece]:
+        return part  # a forecast has no class to drop: every window is kept
+
+    def size(self, part: list[Piece]) -> int:
+        return sum(len(piece.starts) for piece in part)
+
+    def inputs(self, pre: SeriesPreprocessor, part: list[Piece], source: str) -> tuple[torch.Tensor, ...]:
+        s = pre.state
+        x = [
+            make_windows(pre.scale(p.values), p.starts, s["lookback"], s["horizon"], s["target_index"])[0]
+            for p in part
+            if len(p.starts)
+        ]
+        return (torch.from_numpy(np.concatenate(x)),)
+
+    def frame(self, part: list[Piece]) -> pd.DataFrame:
+        """One row per window: its series and the times of its first input, first target and last target."""
+        frames = [_window_frame(p.key, p.rows, p.starts, self.layout, self.ts) for p in part if len(p.starts)]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def finish_report(
+        self,
+        config: Config,
+        report: dict[str, Any],
+        pre: SeriesPreprocessor,
+        tensors: dict[str, TensorData],
+        frames: dict[str, pd.DataFrame],
+    ) -> None:
+        report.update(_report(self.raw, self.series, self.bounds, self.facts, self.short, pre, tensors, self.ts))
+
+    def spec(
+        self, config: Config, pre: SeriesPreprocessor, tensors: dict[str, TensorData], report: dict[str, Any]
+    ) -> DataSpec:
+        ts, layout = self.ts, self.layout
+        return DataSpec(
+            task="regression",
+            n_features=len(layout.values),
+            n_outputs=ts.horizon * len(layout.targets),
+            kind="timeseries",
+            input_shape=[ts.lookback, len(layout.values)],
+            n_train=len(tensors["train"]),
+            extra={
+                "lookback": ts.lookback,
+                "horizon": ts.horizon,
+                "targets": layout.targets,
+                "target_index": pre.state["target_index"],
+            },
+        )
 
 
 def _series_config(config: Config) -> TimeSeriesConfig:
@@ -408,6 +452,5 @@ __all__ = [
     "SeriesPreprocessor",
     "looks_like_timeseries",
     "make_windows",
-    "prepare_timeseries",
     "window_starts",
 ]
