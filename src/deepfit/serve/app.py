@@ -52,6 +52,8 @@ def is_input_error(exc: BaseException) -> bool:
 
 def create_app(backend: Backend, settings: ServeSettings | None = None) -> FastAPI:
     """The app serving ``backend``; the batcher starts with the app's lifespan (uvicorn, ``with TestClient``)."""
+    from deepfit import __version__
+
     settings = settings or ServeSettings()
     metadata, schema = backend.metadata(), backend.schema()
     kind = str(schema.get("kind") or metadata.get("kind") or "tabular")
@@ -77,7 +79,7 @@ def create_app(backend: Backend, settings: ServeSettings | None = None) -> FastA
     app = FastAPI(
         title=f"deepfit: {metadata.get('name', 'model')}",
         description=_description(metadata, kind),
-        version=str(metadata.get("deepfit_version", "")),
+        version=str(metadata.get("deepfit_version") or __version__),
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
