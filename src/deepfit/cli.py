@@ -286,7 +286,9 @@ def _serve(args: argparse.Namespace) -> int:
         max_rows=args.max_rows,
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),
     )
-    serve(args.model, host=args.host, port=args.port, workers=args.workers, settings=settings, trust_code=args.trust_code)
+    serve(
+        args.model, host=args.host, port=args.port, workers=args.workers, settings=settings, trust_code=args.trust_code
+    )
     return 0
 
 

@@ -11,7 +11,7 @@ import time
 import types
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -102,9 +102,7 @@ def test_loopback_is_the_default_and_is_recognised() -> None:
     assert not is_loopback("0.0.0.0") and not is_loopback("example.org")
 
 
-def test_worker_processes_build_the_app_from_the_environment(
-    table_run: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_worker_processes_build_the_app_from_the_environment(table_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV_MODEL, str(table_run))
     monkeypatch.setenv(ENV_SETTINGS, json.dumps({"max_rows": 3, "batching": False}))
     app = app_from_env()
@@ -119,8 +117,13 @@ def test_worker_processes_build_the_app_from_the_environment(
 class FakeRuntime:
     """Stands for ``deepfit.runtime`` (written beside this package): the API the export backend codes against."""
 
-    metadata = {"task": "classification", "target": "y", "classes": ["a", "b"], "kind": "tabular"}
-    schema = {"fields": [{"name": "x", "type": "number", "required": True}]}
+    metadata: ClassVar[dict[str, Any]] = {
+        "task": "classification",
+        "target": "y",
+        "classes": ["a", "b"],
+        "kind": "tabular",
+    }
+    schema: ClassVar[dict[str, Any]] = {"fields": [{"name": "x", "type": "number", "required": True}]}
 
     def predict(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{"prediction": "a" if r["x"] < 0 else "b", "proba_a": 0.5, "proba_b": 0.5} for r in records]

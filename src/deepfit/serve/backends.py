@@ -122,7 +122,7 @@ class ExportBackend:
 
     def __init__(self, folder: str | Path) -> None:
         try:
-            from deepfit import runtime  # type: ignore[attr-defined]
+            from deepfit import runtime
         except ImportError as exc:
             raise RunError(
                 f"serving the exported model {folder} needs deepfit's runtime: {exc}",

@@ -39,15 +39,13 @@ def record_model(schema: dict[str, Any]) -> tuple[type[BaseModel], dict[str, str
             json_schema_extra=extra or None,
         )
         fields[f"f{i}"], names[f"f{i}"] = (annotation, info), str(spec["name"])
-    model = create_model(  # type: ignore[call-overload]
-        "Record", __config__=ConfigDict(extra="ignore", populate_by_name=False), **fields
-    )
+    model = create_model("Record", __config__=ConfigDict(extra="ignore", populate_by_name=False), **fields)
     return model, names
 
 
 def request_model(record: type[BaseModel], max_rows: int) -> type[BaseModel]:
     """``{"records": [record, ...]}`` with one to ``max_rows`` records."""
-    return create_model(  # type: ignore[call-overload]
+    return create_model(
         "PredictRequest",
         __config__=ConfigDict(extra="forbid"),
         records=(
