@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-wait-ms", type=float, default=2.0, help="micro-batching: how long a request waits for others (2)"
     )
     p.add_argument("--no-batching", action="store_true", help="run the model once per request")
+    p.add_argument("--threads", type=int, help="PyTorch threads per worker (default: the cores / workers)")
     p.add_argument("--max-rows", type=int, default=1024, help="most rows in one request (1024; more: 422)")
     p.add_argument("--max-body-mb", type=float, default=16.0, help="largest request body in MiB (16; more: 413)")
     p.add_argument("--max-queue", type=int, default=8192, help="most rows waiting for the model (8192; more: 503)")
@@ -287,7 +288,13 @@ def _serve(args: argparse.Namespace) -> int:
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),
     )
     serve(
-        args.model, host=args.host, port=args.port, workers=args.workers, settings=settings, trust_code=args.trust_code
+        args.model,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        settings=settings,
+        trust_code=args.trust_code,
+        threads=args.threads,
     )
     return 0
 

@@ -4,7 +4,7 @@ One worker serves the app object built here (the model is loaded before the port
 one error and no server). Several workers are separate processes started by uvicorn, each importing
 :func:`app_from_env` (an import string and a factory, as uvicorn requires): the model folder, the settings and
 the trust flag reach them through environment variables, and each worker loads its own copy of the model and
-takes ``cores / workers`` threads for PyTorch, so the workers do not fight over the cores.
+takes ``cores / workers`` threads for PyTorch (``--threads``), so the workers do not fight over the cores.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from typing import Any
 
 from deepfit.errors import ConfigError
 
-ENV_MODEL, ENV_SETTINGS, ENV_TRUST, ENV_WORKERS = (
+ENV_MODEL, ENV_SETTINGS, ENV_TRUST, ENV_THREADS = (
     "DEEPFIT_SERVE_MODEL",
     "DEEPFIT_SERVE_SETTINGS",
     "DEEPFIT_SERVE_TRUST_CODE",
-    "DEEPFIT_SERVE_WORKERS",
+    "DEEPFIT_SERVE_THREADS",
 )
 
 
@@ -56,19 +56,25 @@ def serve(
     workers: int = 1,
     settings: Any = None,
     trust_code: bool = False,
+    threads: int | None = None,
     log_level: str = "info",
 ) -> None:
-    """Serve a run directory or an exported folder until Ctrl-C (or SIGTERM)."""
+    """Serve a run directory or an exported folder until Ctrl-C (or SIGTERM).
+
+    ``threads``: PyTorch's threads in each worker (default: the cores shared out among the workers).
+    """
     require_serving()
     import uvicorn
 
     from deepfit.serve.app import ServeSettings, create_app
     from deepfit.serve.backends import load_backend
 
-    if workers < 1:
-        raise ConfigError(f"--workers must be 1 or more; got {workers}")
+    if workers < 1 or (threads is not None and threads < 1):
+        raise ConfigError(f"--workers and --threads must be 1 or more; got {workers} and {threads}")
     settings = settings or ServeSettings()
+    threads = threads or max(1, (os.cpu_count() or 1) // workers)
     backend = load_backend(path, trust_code=trust_code)  # a bad folder fails here, before the port is bound
+    _set_threads(backend, threads)
     if not is_loopback(host):
         print(
             f"warning: serving on {host}: anyone who can reach this machine can call the model (no authentication; "
@@ -86,7 +92,7 @@ def serve(
             ENV_MODEL: str(Path(path).expanduser().resolve()),
             ENV_SETTINGS: json.dumps(settings.to_dict()),
             ENV_TRUST: "1" if trust_code else "",
-            ENV_WORKERS: str(workers),
+            ENV_THREADS: str(threads),
         }
     )
     uvicorn.run(
@@ -97,16 +103,23 @@ def serve(
 def app_from_env() -> Any:
     """The app of one uvicorn worker process, from the environment :func:`serve` set."""
     from deepfit.serve.app import ServeSettings, create_app
-    from deepfit.serve.backends import RunBackend, load_backend
+    from deepfit.serve.backends import load_backend
 
     path = os.environ.get(ENV_MODEL)
     if not path:
         raise ConfigError(f"{ENV_MODEL} is not set", hint="start the server with: deepfit serve RUN_DIR --workers N")
     settings = replace(ServeSettings(), **json.loads(os.environ.get(ENV_SETTINGS) or "{}"))
     backend = load_backend(path, trust_code=bool(os.environ.get(ENV_TRUST)))
-    workers = int(os.environ.get(ENV_WORKERS) or 1)
-    if isinstance(backend, RunBackend) and workers > 1:
+    if os.environ.get(ENV_THREADS):
+        _set_threads(backend, int(os.environ[ENV_THREADS]))
+    return create_app(backend, settings)
+
+
+def _set_threads(backend: Any, threads: int) -> None:
+    """PyTorch's intra-op threads for a run's model (an exported model's threads are onnxruntime's)."""
+    from deepfit.serve.backends import RunBackend
+
+    if isinstance(backend, RunBackend):
         import torch
 
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
-    return create_app(backend, settings)
+        torch.set_num_threads(threads)
