@@ -70,13 +70,19 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "deepfit", "serve", str(model), "--port", str(self.port), *args]
-        self.process = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        command += ["--log-level", "warning"]  # no line per request
+        self.log = tempfile.TemporaryFile("w+")
+        self.process = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=self.log, text=True)
+
+    def errors(self) -> str:
+        self.log.seek(0)
+        return self.log.read()[-2000:]
 
     def __enter__(self) -> Server:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise SystemExit(f"the server stopped: {self.process.stderr.read() if self.process.stderr else ''}")
+                raise SystemExit(f"the server stopped:\n{self.errors()}")
             try:
                 if httpx.get(f"{self.url}/ready", timeout=1).status_code == 200:
                     return self
@@ -87,6 +93,8 @@ class Server:
         raise SystemExit("the server did not start within 120 s")
 
     def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is not None:
+            print(f"the server had stopped (exit {self.process.returncode}):\n{self.errors()}", file=sys.stderr)
         self.process.terminate()
         try:
             self.process.wait(timeout=20)

@@ -93,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-batching", action="store_true", help="run the model once per request")
     p.add_argument("--threads", type=int, help="PyTorch threads per worker (default: the cores / workers)")
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn's log level; info logs each request (default info)",
+    )
     p.add_argument("--max-rows", type=int, default=1024, help="most rows in one request (1024; more: 422)")
     p.add_argument("--max-body-mb", type=float, default=16.0, help="largest request body in MiB (16; more: 413)")
     p.add_argument("--max-queue", type=int, default=8192, help="most rows waiting for the model (8192; more: 503)")
@@ -295,6 +301,7 @@ def _serve(args: argparse.Namespace) -> int:
         settings=settings,
         trust_code=args.trust_code,
         threads=args.threads,
+        log_level=args.log_level,
     )
     return 0
 

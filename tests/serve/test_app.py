@@ -201,3 +201,10 @@ def test_texts_equal_deepfit_predict(text_run: Path, tmp_path: Path, capsys: pyt
         answer = client.post("/predict", json={"records": [{"review": t} for t in texts]})
         assert_same(answer.json()["predictions"], expected)
         assert client.post("/predict", json={"records": [{"text": "x"}]}).json()["detail"][0]["loc"][-1] == "review"
+
+
+def test_a_missing_field_is_not_taken_for_a_misspelling_of_another_field(client: TestClient) -> None:
+    record = records_of(table(1).drop(columns=["label"]))[0]
+    del record["x1"]  # 'x 2' is close to 'x1', but it is a field of its own
+    (error,) = client.post("/predict", json={"records": [record]}).json()["detail"]
+    assert (error["loc"][-1], error["msg"]) == ("x1", "Field required")

@@ -58,6 +58,7 @@ def create_app(backend: Backend, settings: ServeSettings | None = None) -> FastA
     metadata, schema = backend.metadata(), backend.schema()
     kind = str(schema.get("kind") or metadata.get("kind") or "tabular")
     record, names = record_model(schema)
+    known = set(names.values())
     request = request_model(record, settings.max_rows)
     adapter = TypeAdapter(request)
     batcher = MicroBatcher(
@@ -97,7 +98,7 @@ def create_app(backend: Backend, settings: ServeSettings | None = None) -> FastA
         try:
             return plain_records(adapter.validate_python({"records": rows}), names)
         except ValidationError as exc:
-            raise RequestValidationError(error_list(exc)) from None
+            raise RequestValidationError(error_list(exc, known)) from None
 
     @app.exception_handler(DataError)
     async def data_error(http: Request, exc: DataError) -> JSONResponse:
@@ -139,7 +140,7 @@ def create_app(backend: Backend, settings: ServeSettings | None = None) -> FastA
             try:
                 records = plain_records(adapter.validate_json(await http.body()), names)
             except ValidationError as exc:
-                raise RequestValidationError(error_list(exc)) from None
+                raise RequestValidationError(error_list(exc, known)) from None
         elif content_type in ("text/csv", "application/csv"):
             records = validated(_csv_rows(await http.body(), "the CSV body"))
         elif content_type == "multipart/form-data":

@@ -79,7 +79,7 @@ class RunBackend:
             "target": self.predictor.target,
             "classes": [_native(c) for c in self.predictor.classes] if spec.task == "classification" else None,
             "architecture": meta["model"].get("name"),
-            "metrics": {split: _scalars(values) for split, values in evaluation.items() if isinstance(values, dict)},
+            "metrics": {split: _scalars(values) for split, values in evaluation.items() if _scalars(values)},
             "deepfit_version": __version__,
         }
 
@@ -167,7 +167,7 @@ def _schema_of(pre: Any, kind: str) -> dict[str, Any]:
     fields = []
     for name in state["features"]:
         if name in numeric:
-            fields.append(_field(name, "number", "a number; null or missing is imputed"))
+            fields.append(_field(name, "number", "a number; null is imputed"))
         elif name in boolean:
             fields.append(_field(name, "boolean", "true/false (also yes/no, 1/0); null is imputed"))
         elif name in categorical:
@@ -187,7 +187,10 @@ def _field(name: str, type_: str, description: str, *, nullable: bool = True) ->
     return {"name": str(name), "type": type_, "required": True, "nullable": nullable, "description": description}
 
 
-def _scalars(values: dict[str, Any]) -> dict[str, Any]:
+def _scalars(values: Any) -> dict[str, Any]:
+    """The numbers of a split's metrics (not the confusion matrix, per-class tables or baselines)."""
+    if not isinstance(values, dict):
+        return {}
     return {k: v for k, v in values.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 

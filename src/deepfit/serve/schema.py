@@ -60,14 +60,17 @@ def plain_records(request: BaseModel, names: dict[str, str]) -> list[dict[str, A
     return [{names[attr]: getattr(row, attr) for attr in names} for row in request.records]  # type: ignore[attr-defined]
 
 
-def error_list(exc: ValidationError, prefix: tuple[str | int, ...] = ("body",)) -> list[dict[str, Any]]:
-    """FastAPI's 422 shape (type, loc, msg), the input only when it is a short plain value."""
+def error_list(
+    exc: ValidationError, fields: set[str] | None = None, prefix: tuple[str | int, ...] = ("body",)
+) -> list[dict[str, Any]]:
+    """FastAPI's 422 shape (type, loc, msg), the input only when it is a short plain value; a missing field is
+    followed by the record's unknown key that looks like it (``fields``: the known ones)."""
     errors = []
     for error in exc.errors(include_url=False, include_context=False):
         item: dict[str, Any] = {"type": error["type"], "loc": [*prefix, *error["loc"]], "msg": error["msg"]}
         value = error.get("input")
         if error["type"] == "missing" and isinstance(value, dict) and error["loc"]:
-            item["msg"] += _misspelt(str(error["loc"][-1]), [str(k) for k in value])
+            item["msg"] += _misspelt(str(error["loc"][-1]), [str(k) for k in value if k not in (fields or set())])
         if isinstance(value, str | int | float | bool) and len(str(value)) <= 200:
             item["input"] = value
         errors.append(item)
