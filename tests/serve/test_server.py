@@ -22,6 +22,7 @@ from deepfit.cli import main
 from deepfit.serve.app import ServeSettings, create_app
 from deepfit.serve.backends import ExportBackend, RunBackend, load_backend
 from deepfit.serve.server import ENV_MODEL, ENV_SETTINGS, app_from_env, is_loopback
+from tests.conftest import ROOT
 from tests.serve.conftest import table
 
 
@@ -156,3 +157,34 @@ def test_a_real_export_is_served_like_its_run(table_run: Path, tmp_path: Path) -
         served = client.post("/predict", json={"records": records}).json()["predictions"]
     assert [s["prediction"] for s in served] == [e["prediction"] for e in expected]
     assert [s["proba_yes"] for s in served] == pytest.approx([e["proba_yes"] for e in expected], abs=1e-5)
+
+
+def test_the_example_client_against_a_live_server(live: tuple[str, Recording], tmp_path: Path) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("serve_client", ROOT / "examples" / "serve_client.py")
+    assert spec is not None and spec.loader is not None
+    client = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(client)
+    url, backend = live
+    rows = table(5, seed=4).drop(columns=["label"])
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    expected = backend.predict(json.loads(rows.to_json(orient="records")))
+    assert client.predict_csv(url, tmp_path / "rows.csv") == expected
+    with pytest.raises(SystemExit, match="refused: .*'x1'"):
+        client.predict_records(url, [{"x 2": 1.0}])
+
+
+def test_kinds_the_server_does_not_take_are_refused_before_serving(
+    table_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deepfit.errors import RunError
+    from deepfit.predictor import Predictor
+
+    stub = types.SimpleNamespace(
+        preprocessor=types.SimpleNamespace(kind="sequence"), spec=types.SimpleNamespace(task="classification")
+    )
+    monkeypatch.setattr(Predictor, "load", classmethod(lambda cls, run, trust_code=False: stub))
+    with pytest.raises(RunError, match="serving sequence data .* not supported yet") as error:
+        load_backend(table_run)
+    assert f"deepfit predict {table_run} INPUT" in str(error.value)
