@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import socket
@@ -32,6 +33,7 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))  # this checkout's deepfit, as the server subprocesses get it
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
 
 
@@ -50,7 +52,6 @@ def make_run(folder: Path) -> Path:
 
 def sample_records(run: Path, n: int) -> list[dict[str, Any]]:
     """Raw rows of the run's own data source (digits): the features the run was trained on."""
-    sys.path.insert(0, str(ROOT / "src"))
     from deepfit.data.builtin import load_builtin
 
     frame = load_builtin("digits").drop(columns=["target"]).head(n)
@@ -71,7 +72,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "deepfit", "serve", str(model), "--port", str(self.port), *args]
         command += ["--log-level", "warning"]  # no line per request
-        self.log = tempfile.TemporaryFile("w+")
+        self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (the server's stderr, closed in __exit__)
         self.process = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=self.log, text=True)
 
     def errors(self) -> str:
@@ -101,6 +102,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self.log.close()
 
 
 async def load(url: str, bodies: list[dict[str, Any]], concurrency: int) -> list[float]:
@@ -137,7 +139,7 @@ def measure(server: Server, bodies: list[dict[str, Any]], concurrency: int) -> d
     return {
         "req/s": len(latencies) / seconds,
         "p50 ms": statistics.median(ms),
-        "p99 ms": ms[min(len(ms) - 1, int(round(0.99 * (len(ms) - 1))))],
+        "p99 ms": ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))],
         "rows/call": (after["rows"] - before["rows"]) / batches,
     }
 
@@ -163,18 +165,17 @@ def main() -> None:
             ("pytorch, micro-batching", run, []),
             ("pytorch, no batching", run, ["--no-batching"]),
         ]
-        try:
-            import deepfit.runtime  # noqa: F401  (written by the export work; absent before it)
-
-            deepfit("export", str(run), "-o", str(folder / "export"))
-            setups += [
-                ("onnxruntime, micro-batching", folder / "export", []),
-                ("onnxruntime, no batching", folder / "export", ["--no-batching"]),
-            ]
-        except ImportError:
+        if importlib.util.find_spec("deepfit.runtime") is None:
             print("deepfit.runtime is not importable: the onnxruntime set-ups are left out", file=sys.stderr)
-        except subprocess.CalledProcessError as exc:
-            print(f"deepfit export failed, onnxruntime left out: {exc.stderr.strip()[-300:]}", file=sys.stderr)
+        else:
+            try:
+                deepfit("export", str(run), "-o", str(folder / "export"))
+                setups += [
+                    ("onnxruntime, micro-batching", folder / "export", []),
+                    ("onnxruntime, no batching", folder / "export", ["--no-batching"]),
+                ]
+            except subprocess.CalledProcessError as exc:
+                print(f"deepfit export failed, onnxruntime left out: {exc.stderr.strip()[-300:]}", file=sys.stderr)
 
         print(f"{args.requests} requests of {args.rows} row(s) per measurement, on {os.cpu_count()} CPU cores")
         print("| server | concurrency | req/s | p50 ms | p99 ms | rows per model call |")

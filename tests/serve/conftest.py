@@ -85,3 +85,17 @@ def text_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         **QUICK,
     }
     return deepfit.train(config, run_dir=folder / "run", verbose=False).run_dir
+
+
+@pytest.fixture(scope="session")
+def regression_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("serve_regression")
+    frame = table().assign(amount=lambda f: 3 * f["x 2"].fillna(0) + (f["color"] == "red"))
+    frame.drop(columns=["label"]).to_csv(folder / "train.csv", index=False)
+    config = {
+        "data": {"source": str(folder / "train.csv"), "target": "amount"},
+        "model": {"name": "mlp", "hidden": [16]},
+        "train": {"epochs": 4},
+        **QUICK,
+    }
+    return deepfit.train(config, run_dir=folder / "run", verbose=False).run_dir

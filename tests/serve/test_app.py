@@ -208,3 +208,17 @@ def test_a_missing_field_is_not_taken_for_a_misspelling_of_another_field(client:
     del record["x1"]  # 'x 2' is close to 'x1', but it is a field of its own
     (error,) = client.post("/predict", json={"records": [record]}).json()["detail"]
     assert (error["loc"][-1], error["msg"]) == ("x1", "Field required")
+
+
+def test_regression_answers_equal_deepfit_predict(
+    regression_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = table(7, seed=5).drop(columns=["label"])
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    expected = cli_predict(regression_run, tmp_path / "rows.csv", capsys)
+    assert list(expected.columns) == ["prediction"]
+    with TestClient(create_app(load_backend(regression_run))) as client:
+        assert_same(client.post("/predict", json={"records": records_of(rows)}).json()["predictions"], expected)
+        assert client.get("/metadata").json()["classes"] is None
+        empty = client.post("/predict", files={"note": (None, "no file here")})
+        assert empty.status_code == 422 and "holds no file" in empty.json()["detail"]

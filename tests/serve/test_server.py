@@ -171,7 +171,7 @@ def test_the_example_client_against_a_live_server(live: tuple[str, Recording], t
     rows.to_csv(tmp_path / "rows.csv", index=False)
     expected = backend.predict(json.loads(rows.to_json(orient="records")))
     assert client.predict_csv(url, tmp_path / "rows.csv") == expected
-    with pytest.raises(SystemExit, match="refused: .*'x1'"):
+    with pytest.raises(SystemExit, match=r"refused: .*'x1'"):
         client.predict_records(url, [{"x 2": 1.0}])
 
 
@@ -185,6 +185,6 @@ def test_kinds_the_server_does_not_take_are_refused_before_serving(
         preprocessor=types.SimpleNamespace(kind="sequence"), spec=types.SimpleNamespace(task="classification")
     )
     monkeypatch.setattr(Predictor, "load", classmethod(lambda cls, run, trust_code=False: stub))
-    with pytest.raises(RunError, match="serving sequence data .* not supported yet") as error:
+    with pytest.raises(RunError, match=r"serving sequence data .* not supported yet") as error:
         load_backend(table_run)
     assert f"deepfit predict {table_run} INPUT" in str(error.value)
