@@ -130,7 +130,13 @@ class ExportBackend:
             ) from None
         self.folder = Path(folder)
         self.runtime = runtime.load(folder)
-        self.kind = str(self.runtime.metadata.get("kind", "tabular"))
+        self.kind = str(self.runtime.schema.get("kind") or self.runtime.metadata.get("kind") or "tabular")
+        if not self.runtime.schema.get("fields"):
+            raise RunError(
+                f"{folder}: the exported {self.kind} model predicts from model-input arrays only (its runtime has no "
+                "raw input), which deepfit serve does not take",
+                hint="serve the run directory it was exported from: deepfit serve RUN_DIR",
+            )
 
     def metadata(self) -> dict[str, Any]:
         return {"name": self.folder.name, "source": "export", **dict(self.runtime.metadata)}

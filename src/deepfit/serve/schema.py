@@ -12,14 +12,19 @@ from pydantic import Base64Bytes, BaseModel, ConfigDict, Field, ValidationError,
 
 # The JSON types of each schema type. A category keeps its JSON type (3 and "3" are the same level: levels are
 # compared as text), a number accepts a numeric string ("3.5"), a boolean yes/no and 1/0 (pydantic's lax mode).
+# An exported folder's schema.json names a category "string" with its "categories", free text "text" and an
+# image "image"; an image is base64 in JSON for both kinds of folder.
+CATEGORY = str | int | float | bool
 TYPES: dict[str, Any] = {
     "number": float,
     "integer": int,
     "boolean": bool,
-    "category": str | int | float | bool,
+    "category": CATEGORY,
     "date": str,
     "string": str,
+    "text": str,
     "base64": Base64Bytes,
+    "image": Base64Bytes,
 }
 
 
@@ -28,7 +33,7 @@ def record_model(schema: dict[str, Any]) -> tuple[type[BaseModel], dict[str, str
     fields: dict[str, Any] = {}
     names: dict[str, str] = {}
     for i, spec in enumerate(schema.get("fields", [])):
-        annotation = TYPES.get(str(spec.get("type")), Any)
+        annotation = CATEGORY if "categories" in spec else TYPES.get(str(spec.get("type")), Any)
         if spec.get("nullable", True) and annotation is not Any:
             annotation = annotation | None
         extra = {k: spec[k] for k in ("categories", "format") if k in spec}
