@@ -222,3 +222,11 @@ def test_regression_answers_equal_deepfit_predict(
         assert client.get("/metadata").json()["classes"] is None
         empty = client.post("/predict", files={"note": (None, "no file here")})
         assert empty.status_code == 422 and "holds no file" in empty.json()["detail"]
+
+
+def test_a_nan_in_a_refused_record_does_not_break_the_answer(client: TestClient) -> None:
+    body = b'{"records": [{"x1": NaN, "x 2": 1, "color": "red", "member": NaN, "day": null}]}'
+    answer = client.post("/predict", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 422  # NaN is a number (x1, imputed), not a yes/no (member)
+    (error,) = answer.json()["detail"]
+    assert error["loc"][-1] == "member" and "input" not in error

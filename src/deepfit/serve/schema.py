@@ -6,6 +6,7 @@ column; errors and the OpenAPI schema use the column's name.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import Base64Bytes, BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -76,7 +77,7 @@ def error_list(
         value = error.get("input")
         if error["type"] == "missing" and isinstance(value, dict) and error["loc"]:
             item["msg"] += _misspelt(str(error["loc"][-1]), [str(k) for k in value if k not in (fields or set())])
-        if isinstance(value, str | int | float | bool) and len(str(value)) <= 200:
+        if isinstance(value, str | int | float | bool) and len(str(value)) <= 200 and _finite(value):
             item["input"] = value
         errors.append(item)
     return errors
@@ -88,3 +89,8 @@ def _misspelt(name: str, keys: list[str]) -> str:
 
     close = difflib.get_close_matches(name, keys, n=1, cutoff=0.6)
     return f" (the record has '{close[0]}': a misspelling?)" if close else ""
+
+
+def _finite(value: Any) -> bool:
+    """NaN and infinities are not JSON: such an input is left out of the error, not sent."""
+    return not isinstance(value, float) or math.isfinite(value)
