@@ -4,14 +4,14 @@
 
 Without --run it first trains a small run itself (builtin:digits, 64 numeric features, 10 classes, the default
 architecture, a few epochs). For each server set-up it starts `deepfit serve` in a subprocess on a free port of
-127.0.0.1, waits for /ready, sends a fixed number of POST /predict requests (each of --rows rows; 20 warm-up
-requests first, not counted) at each concurrency level with httpx's async client, and prints requests per
-second, p50 and p99 latency, and the mean rows per model call the server reports (/stats). The set-ups: the
-run on PyTorch with micro-batching (the default: --max-batch 256 --max-wait-ms 2) and without (--no-batching);
-and, when `deepfit.runtime` is importable, the same run exported to ONNX and served on onnxruntime, both ways.
-The client runs on the same machine and takes CPU from the server: compare set-ups with each other, not with
-figures from another machine. Everything is bounded: a fixed number of requests, a 30 s timeout each, and the
-server is stopped after its set-up.
+127.0.0.1, waits for /ready, and at each concurrency level opens that many connections with httpx's async
+client, sends a warm-up round on them (not counted), then a fixed number of POST /predict requests (each of
+--rows rows); it prints requests per second, p50 and p99 latency, and the mean rows per model call the server
+reports (/stats). The set-ups: the run on PyTorch with micro-batching (the default: --max-batch 256
+--max-wait-ms 2) and without (--no-batching); and, when `deepfit.runtime` is importable, the same run exported
+to ONNX and served on onnxruntime, both ways. The client runs on the same machine and takes CPU from the
+server: compare set-ups with each other, not with figures from another machine. Everything is bounded: a fixed
+number of requests, a 30 s timeout each, and the server is stopped after its set-up.
 """
 
 from __future__ import annotations
@@ -105,15 +105,14 @@ class Server:
         self.log.close()
 
 
-async def load(url: str, bodies: list[dict[str, Any]], concurrency: int) -> list[float]:
+async def load(client: httpx.AsyncClient, bodies: list[dict[str, Any]], concurrency: int) -> list[float]:
     """Send every body once, ``concurrency`` at a time; the latency of each (seconds)."""
     latencies: list[float] = []
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker() -> None:
         while not queue.empty():
             body = queue.get_nowait()
             start = time.perf_counter()
@@ -122,18 +121,25 @@ async def load(url: str, bodies: list[dict[str, Any]], concurrency: int) -> list
             if answer.status_code != 200:
                 raise SystemExit(f"{answer.status_code}: {answer.text[:300]}")
 
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
     return latencies
 
 
+async def timed(url: str, bodies: list[dict[str, Any]], concurrency: int) -> tuple[list[float], float, dict, dict]:
+    """A warm-up round (``concurrency`` connections opened, threads started), then the timed round on them."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+        await load(client, bodies[: max(20, concurrency)], concurrency)
+        before = (await client.get("/stats")).json()
+        start = time.perf_counter()
+        latencies = await load(client, bodies, concurrency)
+        seconds = time.perf_counter() - start
+        after = (await client.get("/stats")).json()
+    return latencies, seconds, before, after
+
+
 def measure(server: Server, bodies: list[dict[str, Any]], concurrency: int) -> dict[str, float]:
-    asyncio.run(load(server.url, bodies[:20], min(concurrency, 20)))  # warm-up: threads, caches, connections
-    before = httpx.get(f"{server.url}/stats").json()
-    start = time.perf_counter()
-    latencies = asyncio.run(load(server.url, bodies, concurrency))
-    seconds = time.perf_counter() - start
-    after = httpx.get(f"{server.url}/stats").json()
+    latencies, seconds, before, after = asyncio.run(timed(server.url, bodies, concurrency))
     ms = sorted(x * 1000 for x in latencies)
     batches = max(after["batches"] - before["batches"], 1)
     return {
