@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import sys
 import threading
@@ -188,3 +189,28 @@ def test_kinds_the_server_does_not_take_are_refused_before_serving(
     with pytest.raises(RunError, match=r"serving sequence data .* not supported yet") as error:
         load_backend(table_run)
     assert f"deepfit predict {table_run} INPUT" in str(error.value)
+
+
+def test_serve_hands_uvicorn_an_app_or_for_workers_an_import_string(
+    table_run: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fastapi import FastAPI
+
+    from deepfit.serve.server import ENV_THREADS, ENV_TRUST, serve
+
+    calls: list[tuple[Any, dict[str, Any]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append((app, kwargs)))
+    for name in (ENV_MODEL, ENV_SETTINGS, ENV_TRUST, ENV_THREADS):
+        monkeypatch.setenv(name, "")  # recorded, so that what serve() sets is removed after the test
+        monkeypatch.delenv(name)
+    serve(table_run, port=9999)
+    (app, kwargs), _ = calls.pop(), capsys.readouterr()
+    assert isinstance(app, FastAPI) and kwargs == {"host": "127.0.0.1", "port": 9999, "log_level": "info"}
+
+    serve(table_run, host="0.0.0.0", workers=3, threads=1, settings=ServeSettings(max_batch=8))
+    app, kwargs = calls.pop()
+    assert app == "deepfit.serve.server:app_from_env"
+    assert kwargs == {"factory": True, "host": "0.0.0.0", "port": 8000, "workers": 3, "log_level": "info"}
+    assert "warning: serving on 0.0.0.0" in capsys.readouterr().err
+    assert app_from_env().state.settings.max_batch == 8  # what each worker process builds from the environment
+    assert (os.environ[ENV_THREADS], os.environ[ENV_MODEL]) == ("1", str(table_run.resolve()))
