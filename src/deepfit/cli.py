@@ -92,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-wait-ms", type=float, default=2.0, help="micro-batching: how long a request waits for others (2)"
     )
     p.add_argument("--no-batching", action="store_true", help="run the model once per request")
-    p.add_argument("--threads", type=int, help="PyTorch threads per worker (default: the cores / workers)")
+    p.add_argument(
+        "--threads", type=int, help="PyTorch threads per worker (default: PyTorch's; cores / N with --workers N)"
+    )
     p.add_argument(
         "--log-level",
         default="info",

@@ -192,8 +192,9 @@ def test_kinds_the_server_does_not_take_are_refused_before_serving(
 
 
 def test_serve_hands_uvicorn_an_app_or_for_workers_an_import_string(
-    table_run: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    table_run: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], one_thread: None
 ) -> None:
+    """(``one_thread`` restores PyTorch's thread count, which serve sets, after the test.)"""
     from fastapi import FastAPI
 
     from deepfit.serve.server import ENV_THREADS, ENV_TRUST, serve

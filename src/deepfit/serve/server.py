@@ -61,7 +61,8 @@ def serve(
 ) -> None:
     """Serve a run directory or an exported folder until Ctrl-C (or SIGTERM).
 
-    ``threads``: PyTorch's threads in each worker (default: the cores shared out among the workers).
+    ``threads``: PyTorch's threads in each worker (default: PyTorch's own for one worker, the cores shared out
+    among several).
     """
     require_serving()
     import uvicorn
@@ -72,9 +73,11 @@ def serve(
     if workers < 1 or (threads is not None and threads < 1):
         raise ConfigError(f"--workers and --threads must be 1 or more; got {workers} and {threads}")
     settings = settings or ServeSettings()
-    threads = threads or max(1, (os.cpu_count() or 1) // workers)
+    if threads is None and workers > 1:  # one worker keeps PyTorch's default
+        threads = max(1, (os.cpu_count() or 1) // workers)
     backend = load_backend(path, trust_code=trust_code)  # a bad folder fails here, before the port is bound
-    _set_threads(backend, threads)
+    if threads is not None:
+        _set_threads(backend, threads)
     if not is_loopback(host):
         print(
             f"warning: serving on {host}: anyone who can reach this machine can call the model (no authentication; "
@@ -92,7 +95,7 @@ def serve(
             ENV_MODEL: str(Path(path).expanduser().resolve()),
             ENV_SETTINGS: json.dumps(settings.to_dict()),
             ENV_TRUST: "1" if trust_code else "",
-            ENV_THREADS: str(threads),
+            ENV_THREADS: str(threads or ""),
         }
     )
     uvicorn.run(
