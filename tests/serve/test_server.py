@@ -149,6 +149,22 @@ def test_an_export_folder_is_served_by_the_runtime(tmp_path: Path, monkeypatch: 
         assert client.get("/metadata").json()["source"] == "export"
 
 
+def test_an_export_without_raw_input_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from deepfit.errors import RunError
+
+    class ArraysOnly(FakeRuntime):
+        schema: ClassVar[dict[str, Any]] = {"kind": "text", "fields": [], "inputs": [{"dtype": "int64"}]}
+
+    (tmp_path / "metadata.json").write_text("{}")
+    (tmp_path / "model.onnx").write_bytes(b"")
+    runtime = types.ModuleType("deepfit.runtime")
+    runtime.load = lambda folder: ArraysOnly()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "deepfit.runtime", runtime)
+    with pytest.raises(RunError, match="model-input arrays only") as error:
+        load_backend(tmp_path)
+    assert "deepfit serve RUN_DIR" in str(error.value)
+
+
 def test_a_real_export_is_served_like_its_run(table_run: Path, tmp_path: Path) -> None:
     pytest.importorskip("deepfit.runtime")
     assert main(["export", str(table_run), "-o", str(tmp_path / "export")]) == 0
