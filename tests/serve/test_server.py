@@ -231,3 +231,19 @@ def test_serve_hands_uvicorn_an_app_or_for_workers_an_import_string(
     assert "warning: serving on 0.0.0.0" in capsys.readouterr().err
     assert app_from_env().state.settings.max_batch == 8  # what each worker process builds from the environment
     assert (os.environ[ENV_THREADS], os.environ[ENV_MODEL]) == ("1", str(table_run.resolve()))
+
+
+def test_without_the_serve_extra_the_command_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "fastapi" else find_spec(name, *a)
+    )
+    assert main(["serve", str(tmp_path)]) == 2
+    assert (
+        "deepfit serve needs fastapi, which is not installed\n  → pip install 'deepfit[serve]'"
+        in capsys.readouterr().err
+    )
