@@ -200,6 +200,9 @@ def test_texts_equal_deepfit_predict(text_run: Path, tmp_path: Path, capsys: pyt
     with TestClient(create_app(load_backend(text_run))) as client:
         answer = client.post("/predict", json={"records": [{"review": t} for t in texts]})
         assert_same(answer.json()["predictions"], expected)
+        lines = (tmp_path / "texts.txt").read_bytes()  # the .txt deepfit predict read, as the body
+        answer = client.post("/predict", content=lines, headers={"content-type": "text/plain"})
+        assert_same(answer.json()["predictions"], expected)
         assert client.post("/predict", json={"records": [{"text": "x"}]}).json()["detail"][0]["loc"][-1] == "review"
 
 

@@ -1,11 +1,12 @@
 """The HTTP API of a model: ``create_app(backend, settings)`` → a FastAPI app.
 
-``POST /predict`` takes JSON ``{"records": [...]}``, a CSV body (``text/csv``), or multipart files (images, or CSV
-files); every row is validated against the backend's input schema (a missing or mistyped field is a 422 naming
-it) and answered with the columns ``deepfit predict`` writes. ``GET /health`` (the process is up), ``/ready``
-(the model is loaded and the batcher runs), ``/metadata`` (task, classes, metrics, input schema), ``/stats``
-(batches the model ran) and ``/docs`` (OpenAPI). Limits: the body size (413), rows per request (422), rows
-queued (503). Nothing in a request is ever used as a path.
+``POST /predict`` takes JSON ``{"records": [...]}``, a CSV body (``text/csv``), texts one per line
+(``text/plain``, text runs), or multipart files (images, or CSV files); every row is validated against the
+backend's input schema (a missing or mistyped field is a 422 naming it) and answered with the columns
+``deepfit predict`` writes. ``GET /health`` (the process is up), ``/ready`` (the model is loaded and the
+batcher runs), ``/metadata`` (task, classes, metrics, input schema), ``/stats`` (batches the model ran) and
+``/docs`` (OpenAPI). Limits: the body size (413), rows per request (422), rows queued (503). Nothing in a
+request is ever used as a path.
 """
 
 from __future__ import annotations
@@ -146,12 +147,15 @@ def create_app(backend: Backend, settings: ServeSettings | None = None) -> FastA
 
             body = await http.body()  # parsed in a thread: a large CSV does not hold up the other requests
             records = validated(await anyio.to_thread.run_sync(_csv_rows, body, "the CSV body"))
+        elif content_type == "text/plain" and kind == "text":
+            records = validated(_text_rows(await http.body(), names[next(iter(names))]))
         elif content_type == "multipart/form-data":
             rows, files = await _uploads(http, kind, settings.max_rows)
             records = rows if kind == "image" else validated(rows)  # images: bytes, checked when decoded
         else:
-            message = f"unsupported content type {content_type}; send application/json, text/csv or multipart/form-data"
-            return _error(415, message)
+            plain = ", text/plain" if kind == "text" else ""
+            accepted = f"application/json, text/csv{plain} or multipart/form-data"
+            return _error(415, f"unsupported content type {content_type}; send {accepted}")
         try:
             results = await run(records)
         except Overloaded as exc:
@@ -245,6 +249,17 @@ def _csv_rows(data: bytes, source: str) -> Records:
     return frame.to_dict(orient="records")
 
 
+def _text_rows(data: bytes, column: str) -> Records:
+    """One text per line, as `deepfit predict` reads a .txt file (a blank line is an empty text)."""
+    from deepfit.data.text.preprocess import text_lines
+
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"the text body is not UTF-8 (byte {exc.start})", hint="send the texts as UTF-8") from None
+    return [{column: line} for line in text_lines(text)]
+
+
 async def _uploads(http: Request, kind: str, max_rows: int) -> tuple[Records, list[str]]:
     """Rows of multipart files: each file an image (image models; bytes, decoded in memory) or a CSV."""
     form = await http.form(max_files=max_rows, max_fields=16)
@@ -293,6 +308,8 @@ def _request_body(kind: str) -> dict[str, Any]:
     }
     if kind != "image":
         content["text/csv"] = {"schema": {"type": "string"}, "example": "column,...\nvalue,...\n"}
+    if kind == "text":
+        content["text/plain"] = {"schema": {"type": "string", "description": "one text per line"}}
     return {"required": True, "content": content}
 
 
