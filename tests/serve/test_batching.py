@@ -76,7 +76,7 @@ def test_a_lone_request_waits_at_most_max_wait() -> None:
 
     waited = asyncio.run(with_batcher(model, work, max_batch=64, max_wait_ms=30))
     assert model.sizes == [1]
-    assert 0.025 <= waited < 1.0
+    assert 0.025 <= waited < 5.0  # the timer, not the next request, ended the wait (a loaded machine is slow)
 
 
 def test_requests_arriving_while_the_model_runs_form_the_next_batch() -> None:
