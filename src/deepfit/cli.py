@@ -82,6 +82,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="the same seed gives the same samples (default 0)")
     p.set_defaults(func=_sample)
 
+    p = sub.add_parser("serve", help="serve a run or an exported model over HTTP: POST /predict, docs at /docs")
+    p.add_argument("model", metavar="RUN_DIR|EXPORT_DIR", help="a run directory, or a folder made by deepfit export")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--workers", type=int, default=1, help="server processes, each with its own copy of the model")
+    p.add_argument("--max-batch", type=int, default=256, help="micro-batching: most rows per model call (256)")
+    p.add_argument(
+        "--max-wait-ms", type=float, default=2.0, help="micro-batching: how long a request waits for others (2)"
+    )
+    p.add_argument("--no-batching", action="store_true", help="run the model once per request")
+    p.add_argument(
+        "--threads", type=int, help="PyTorch threads per worker (default: PyTorch's; cores / N with --workers N)"
+    )
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn's log level; info logs each request (default info)",
+    )
+    p.add_argument("--max-rows", type=int, default=1024, help="most rows in one request (1024; more: 422)")
+    p.add_argument("--max-body-mb", type=float, default=16.0, help="largest request body in MiB (16; more: 413)")
+    p.add_argument("--max-queue", type=int, default=8192, help="most rows waiting for the model (8192; more: 503)")
+    _trust_code(p)
+    p.set_defaults(func=_serve)
+
     p = sub.add_parser("inspect", help="data report without training")
     p.add_argument("data", help="a data file or builtin:<name>")
     p.add_argument("--target", help="the label column")
@@ -247,6 +272,39 @@ def _sample(args: argparse.Namespace) -> int:
     default = "samples.csv" if hasattr(samples, "columns") else "samples.png"
     path = write_samples(samples, args.output or default)
     print(f"wrote {len(samples)} samples to {path}", file=sys.stderr)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from deepfit.serve.server import require_serving
+
+    require_serving()
+    from deepfit.serve.app import ServeSettings
+    from deepfit.serve.server import serve
+
+    for flag in ("max_batch", "max_rows", "max_queue", "port"):
+        if getattr(args, flag) < (0 if flag == "port" else 1):
+            raise ConfigError(f"--{flag.replace('_', '-')} must be {'0' if flag == 'port' else '1'} or more")
+    if args.max_wait_ms < 0 or args.max_body_mb <= 0:
+        raise ConfigError("--max-wait-ms must be 0 or more, and --max-body-mb more than 0")
+    settings = ServeSettings(
+        max_batch=args.max_batch,
+        max_wait_ms=args.max_wait_ms,
+        batching=not args.no_batching,
+        max_queue=args.max_queue,
+        max_rows=args.max_rows,
+        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+    )
+    serve(
+        args.model,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        settings=settings,
+        trust_code=args.trust_code,
+        threads=args.threads,
+        log_level=args.log_level,
+    )
     return 0
 
 

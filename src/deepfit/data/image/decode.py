@@ -224,8 +224,26 @@ def _header(path: str) -> dict[str, Any]:
     return {"hash": hashlib.blake2b(data, digest_size=16).hexdigest(), "size": (height, width), "colour": colour}
 
 
-def _decode(path: str, size: tuple[int, int], mode: str) -> np.ndarray | str:
-    """uint8 C x H x W pixels, or the reason the file cannot be decoded."""
+def decode_bytes(data: bytes, size: tuple[int, int], mode: str, max_pixels: int = 50_000_000) -> np.ndarray | str:
+    """uint8 C x H x W pixels of an encoded image held in memory (an upload), or the reason it cannot be decoded.
+
+    The decoding files get (orientation, mode, size), from the bytes alone: nothing is read from disk. An image
+    of more than ``max_pixels`` pixels is refused from its header, before its pixels are decoded.
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except Exception as exc:  # Pillow raises many types for bad data
+        return f"not a readable image: {_reason(exc)}"
+    if width * height > max_pixels:
+        return f"too large: {width}x{height} pixels (at most {max_pixels:,})"
+    return _decode(io.BytesIO(data), size, mode)
+
+
+def _decode(path: str | io.BytesIO, size: tuple[int, int], mode: str) -> np.ndarray | str:
+    """uint8 C x H x W pixels, or the reason the file (or the bytes) cannot be decoded."""
     from PIL import Image, ImageOps
 
     height, width = size

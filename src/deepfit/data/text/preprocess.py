@@ -111,6 +111,15 @@ class TextPreprocessor(Preprocessor):
         return cls(TextConfig(**raw["config"]), raw["target_scaling"])
 
 
+def text_lines(text: str) -> list[str]:
+    """One text per line: ``\\n``, ``\\r\\n`` and ``\\r`` end a line; the newline ending the last line starts
+    no other (``str.splitlines`` would also break at form feeds and other separators a text may hold)."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def read_lines(path: Path, column: str) -> pd.DataFrame:
     """One row per line of a text file, in order: a blank line is an empty text (it still gets a prediction).
 
@@ -123,9 +132,7 @@ def read_lines(path: Path, column: str) -> pd.DataFrame:
     except UnicodeDecodeError as exc:
         line = path.read_bytes().count(b"\n", 0, exc.start) + 1
         raise DataError(f"{path} is not UTF-8 text (line {line})", hint="save the file as UTF-8") from None
-    lines = text.split("\n")
-    if lines and lines[-1] == "":  # the newline ending the last line does not start another
-        lines.pop()
+    lines = text_lines(text)
     blank = [i + 1 for i, line in enumerate(lines) if not line.strip()]
     if blank and len(blank) < len(lines):
         warnings.warn(
