@@ -63,7 +63,9 @@ def refusal(name: str, exc: BaseException) -> RunError:
 
 def capture(model: nn.Module, inputs: tuple[torch.Tensor, ...], fmt: str, path: Path, name: str) -> None:
     """Write ``model`` (in eval mode) to ``path`` as ``fmt``, its batch dimension dynamic."""
-    example = tuple(t[: max(2, min(len(t), 4))] for t in inputs)  # a batch of 1 would be specialised
+    from deepfit.export.parity import take
+
+    example = take(inputs, 4)  # a batch of 1 would be specialised to 1
     model.eval()
     try:
         with quiet(), torch.no_grad():
