@@ -1,0 +1,102 @@
+"""Export conformance: every registered architecture exports with parity to PyTorch at batch 1, 8 and N,
+or is refused with the reason (scikit-learn's check_estimator, for exports; cases from the model suite)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from deepfit.config import load_config
+from deepfit.data.pipeline import prepare
+from deepfit.errors import RunError
+from deepfit.export import export_run
+from deepfit.export.parity import check_parity
+from deepfit.models.registry import architecture_names, build_model
+from deepfit.models.select import resolve_model
+from deepfit.predictor import save_model
+from deepfit.runs import CONFIG, MODEL, write_json, write_text
+from tests.models.test_conformance import CASES
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+# Architectures whose forward torch.export cannot capture: it reads input values to decide shapes (text
+# models trim padding by the longest text; recurrent nets pack sequences of several lengths).
+REFUSED = {
+    "text_rnn": "cannot be exported",
+    "transformer": "cannot be exported",
+    "gru": "cannot be exported",  # its case has sequences of several lengths (packed)
+    "gan": "GAN run cannot be exported",
+}
+PT2 = {"mlp", "cnn"}  # the .pt2 path on a table and on images (its files load and run exactly)
+# model.name auto is resolved before a run saves its model (meta.json names tabm, mlp, ...): no case of its own
+RESOLVED = {"auto"}
+
+
+def saved_run(tmp_path: Path, name: str) -> Path:
+    """The case's config on its tiny data, a freshly built (seeded) model, saved as a run directory."""
+    config_dict, _ = CASES[name](tmp_path)
+    config = load_config(config_dict)
+    prepared = prepare(config)
+    model_config, _ = resolve_model(config.model, prepared.spec)
+    torch.manual_seed(0)
+    model = build_model(model_config, prepared.spec)
+    run = tmp_path / "run"
+    save_model(run, model, prepared.spec, prepared.preprocessor, model_config)
+    write_text(run / CONFIG, config.model_copy(update={"model": model_config}).to_yaml())
+    return run
+
+
+def test_every_architecture_has_an_export_case() -> None:
+    assert set(architecture_names()) - RESOLVED <= set(CASES) | set(REFUSED)
+
+
+@pytest.mark.parametrize("name", sorted(set(CASES) - set(REFUSED) - RESOLVED))
+def test_export_parity(name: str, tmp_path: Path) -> None:
+    run = saved_run(tmp_path, name)
+    for fmt in ("onnx", "pt2") if name in PT2 else ("onnx",):
+        result = export_run(run, tmp_path / f"out-{fmt}", format=fmt, trust_code=name == "custom")
+        parity = json.loads((result.path / "parity.json").read_text())
+        assert parity["passed"] and parity["max_abs_diff"] < 1e-4
+        assert [b["batch"] for b in parity["batches"]] == sorted({1, 8, parity["rows"]})
+        meta = json.loads((result.path / "metadata.json").read_text())
+        assert meta["architecture"] == json.loads((run / MODEL / "meta.json").read_text())["model"]["name"]
+        files = {"preprocessing.json", "schema.json", "metadata.json", "Dockerfile", "README.md"}
+        assert files | {f"model.{fmt}"} <= {p.name for p in result.path.iterdir()}
+        if fmt == "onnx" and meta["kind"] == "tabular":
+            assert parity["runtime"]["passed"] and parity["runtime"]["max_feature_diff"] <= 1e-6
+
+
+@pytest.mark.parametrize("name", sorted(set(REFUSED) & set(CASES)))
+def test_export_refused_with_the_reason(name: str, tmp_path: Path) -> None:
+    run = saved_run(tmp_path, name)
+    with pytest.raises(RunError, match=REFUSED[name]) as caught:
+        export_run(run, tmp_path / "out")
+    assert "torch.export says" in str(caught.value) and "deepfit predict" in caught.value.hint
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.*"))  # nothing left behind
+
+
+def test_gan_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "run" / MODEL
+    write_json(folder / "meta.json", {"format": 1, "model": {"name": "gan"}, "spec": {"task": "generation"}})
+    with pytest.raises(RunError, match=REFUSED["gan"]) as caught:
+        export_run(tmp_path / "run")
+    assert "deepfit sample" in caught.value.hint
+
+
+def test_parity_failure_names_the_largest_difference() -> None:
+    model = torch.nn.Linear(3, 2)
+    inputs = (torch.randn(10, 3),)
+
+    def drifting(arrays: tuple[np.ndarray, ...]) -> np.ndarray:
+        out = model(torch.as_tensor(arrays[0])).detach().numpy()
+        out[0, 1] += 0.25
+        return out
+
+    with pytest.raises(RunError, match=r"largest difference 0\.25 at batch 1"):
+        check_parity(model, drifting, inputs, task="classification")
+    figures = check_parity(model, drifting, inputs, task="classification", atol=0.3, rtol=0.0)
+    assert figures["passed"] and figures["max_abs_diff"] == pytest.approx(0.25, abs=1e-6)
