@@ -263,7 +263,8 @@ def _export(args: argparse.Namespace) -> int:
         trust_code=args.trust_code,
     )
     figures = ", ".join(f"batch {b['batch']} {b['max_abs_diff']:.2g}" for b in result.parity["batches"])
-    print(f"parity with PyTorch on {result.parity['rows']} held-out rows (largest difference): {figures}", file=sys.stderr)
+    rows = result.parity["rows"]
+    print(f"parity with PyTorch on {rows} held-out rows (largest difference): {figures}", file=sys.stderr)
     print(result.path)
     return 0
 

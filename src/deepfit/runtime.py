@@ -22,6 +22,7 @@ from model-input arrays (``Runtime.run``), described in the folder's README.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -66,9 +67,7 @@ class Runtime:
         self.schema: dict[str, Any] = _read(folder / SCHEMA)
         self.preprocessing: dict[str, Any] = _read(folder / PREPROCESSING)
         options = onnxruntime.SessionOptions()
-        self.session = onnxruntime.InferenceSession(
-            str(folder / MODEL), options, providers=["CPUExecutionProvider"]
-        )
+        self.session = onnxruntime.InferenceSession(str(folder / MODEL), options, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.table = Table(self.preprocessing) if self.preprocessing.get("kind") == "tabular" else None
 
@@ -262,12 +261,12 @@ def ndtri(p: np.ndarray) -> np.ndarray:
     NumPy has none: P. J. Acklam's rational approximation (relative error 1.2e-9), then one Halley step on
     ``math.erfc`` (Acklam's own refinement), which brings it to double precision.
     """
-    a = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02, 1.383577518672690e02)
-    a += (-3.066479806614716e01, 2.506628277459239e00)
-    b = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02, 6.680131188771972e01)
-    b += (-1.328068155288572e01,)
-    c = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00, -2.549732539343734e00)
-    c += (4.374664141464968e00, 2.938163982698783e00)
+    a: tuple[float, ...] = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02)
+    a += (1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00)
+    b: tuple[float, ...] = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02)
+    b += (6.680131188771972e01, -1.328068155288572e01)
+    c: tuple[float, ...] = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00)
+    c += (-2.549732539343734e00, 4.374664141464968e00, 2.938163982698783e00)
     d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
     p = np.asarray(p, dtype=np.float64)
     q = np.where(p < 0.5, p, 1 - p)  # the lower tail, mirrored
@@ -277,11 +276,13 @@ def ndtri(p: np.ndarray) -> np.ndarray:
     )
     u = q - 0.5
     t = u * u
-    central = (((((a[0] * t + a[1]) * t + a[2]) * t + a[3]) * t + a[4]) * t + a[5]) * u / (
-        ((((b[0] * t + b[1]) * t + b[2]) * t + b[3]) * t + b[4]) * t + 1
+    central = (
+        (((((a[0] * t + a[1]) * t + a[2]) * t + a[3]) * t + a[4]) * t + a[5])
+        * u
+        / (((((b[0] * t + b[1]) * t + b[2]) * t + b[3]) * t + b[4]) * t + 1)
     )
     x = np.where(q < 0.02425, tail, central)
-    error = 0.5 * _ERFC(-x / math.sqrt(2)).astype(np.float64) - q
+    error = 0.5 * np.asarray(_ERFC(-x / math.sqrt(2)), dtype=np.float64) - q
     step = error * math.sqrt(2 * math.pi) * np.exp(x * x / 2)
     x = x - step / (1 + x * step / 2)
     return np.where(p < 0.5, x, -x)
@@ -395,12 +396,9 @@ def main(argv: Sequence[str] | None = None, export_dir: str | Path | None = None
         print(f"error: {exc}", file=sys.stderr)
         return 2
     columns = list(rows[0]) if rows else ["prediction"]
-    out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout
-    try:
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(open(args.output, "w", newline="", encoding="utf-8")) if args.output else sys.stdout
         writer = csv.DictWriter(out, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-    finally:
-        if args.output:
-            out.close()
     return 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-WORDS = "good bad fast slow cheap dear red blue big small old new".split()
+WORDS = ["good", "bad", "fast", "slow", "cheap", "dear", "red", "blue", "big", "small", "old", "new"]
 
 
 def mixed_table(n: int = 160, seed: int = 0) -> pd.DataFrame:

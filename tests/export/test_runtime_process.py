@@ -111,3 +111,17 @@ def test_dockerfile_names_pinned_versions(exported: tuple[Path, Path, Path]) -> 
     assert f"onnxruntime=={version('onnxruntime')}" in text and f"numpy=={version('numpy')}" in text
     assert "torch==2.13.0+cpu" in text and "download.pytorch.org/whl/cpu" in text
     assert '"deepfit[serve]==' in text and 'CMD ["deepfit", "serve", "/model"' in text
+
+
+def test_cli_refuses_an_existing_folder_then_overwrites(
+    exported: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    run, folder, rows = exported
+    before = (folder / "parity.json").stat().st_mtime_ns
+    assert main(["export", str(run), "-o", str(folder), "--data", str(rows)]) == 2
+    assert "already exists" in capsys.readouterr().err and (folder / "parity.json").stat().st_mtime_ns == before
+    assert main(["export", str(run), "-o", str(folder), "--data", str(rows), "--overwrite"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == str(folder)  # the result on stdout; the parity figures on stderr
+    assert "parity with PyTorch on 40 held-out rows" in captured.err
+    assert json.loads((folder / "parity.json").read_text())["runtime"]["rows"] == 40

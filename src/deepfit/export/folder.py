@@ -47,7 +47,8 @@ def schema(preprocessing: dict[str, Any], inputs: list[dict[str, Any]]) -> dict[
         result["raw_input"] = "records: a list of objects, one key per field; null or a missing key is a missing value"
     else:
         result["fields"] = []
-        result["raw_input"] = f"model-input arrays only (Runtime.run): raw {preprocessing['kind']} input is not supported"
+        kind = preprocessing["kind"]
+        result["raw_input"] = f"model-input arrays only (Runtime.run): raw {kind} input is not supported"
     return result
 
 

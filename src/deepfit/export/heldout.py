@@ -112,7 +112,9 @@ def runtime_parity(folder: Path, predictor: Any, raw: pd.DataFrame, atol: float,
         theirs = [t.numpy() for t in pre.transform(raw)]
         predicted = rt.predict(records)
         expected = predictor.predict(raw)
-    feature_diff = max(float(np.abs(a.astype(np.float64) - b).max(initial=0.0)) for a, b in zip(mine, theirs, strict=True))
+    feature_diff = max(
+        float(np.abs(a.astype(np.float64) - b).max(initial=0.0)) for a, b in zip(mine, theirs, strict=True)
+    )
     if feature_diff > FEATURE_ATOL or [a.shape for a in mine] != [b.shape for b in theirs]:
         raise RunError(
             f"the runtime's preprocessing differs from deepfit's on the held-out rows by {feature_diff:.3g}",
