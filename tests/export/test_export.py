@@ -36,10 +36,9 @@ PT2 = {"mlp", "cnn"}  # the .pt2 path on a table and on images (its files load a
 RESOLVED = {"auto"}
 
 
-def saved_run(tmp_path: Path, name: str) -> Path:
+def saved_run(tmp_path: Path, name: str, config_dict: dict | None = None) -> Path:
     """The case's config on its tiny data, a freshly built (seeded) model, saved as a run directory."""
-    config_dict, _ = CASES[name](tmp_path)
-    config = load_config(config_dict)
+    config = load_config(config_dict or CASES[name](tmp_path)[0])
     prepared = prepare(config)
     model_config, _ = resolve_model(config.model, prepared.spec)
     torch.manual_seed(0)
@@ -77,6 +76,18 @@ def test_export_refused_with_the_reason(name: str, tmp_path: Path) -> None:
         export_run(run, tmp_path / "out")
     assert "torch.export says" in str(caught.value) and "deepfit predict" in caught.value.hint
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.*"))  # nothing left behind
+
+
+def test_regression_table_with_quantile_scaling(tmp_path: Path) -> None:
+    """Standardised targets come back in the target's units, through the runtime as through deepfit predict."""
+    config = {
+        "data": {"source": "builtin:diabetes", "preprocess": {"scaling": "quantile"}},
+        "model": {"name": "mlp", "hidden": [8]},
+    }
+    run = saved_run(tmp_path, "mlp", config)
+    parity = export_run(run, tmp_path / "out").parity
+    assert parity["passed"] and parity["runtime"]["passed"] and parity["runtime"]["rows"] > 50
+    assert parity["runtime"]["max_prediction_diff"] < 1e-3  # in the target's units (about 150 here)
 
 
 def test_gan_refused(tmp_path: Path) -> None:
