@@ -16,8 +16,9 @@ indicators, yes/no columns, one-hot and embedded categories, date features of ``
 text of ``deepfit.data.words``) on the saved JSON state, in NumPy. ``deepfit export`` checks it against the
 PyTorch path on held-out rows before it writes the folder, and the tests check it column by column.
 
-Raw input is supported for tables (records: a list of dicts, as JSON gives them). Other data kinds predict
-from model-input arrays (``Runtime.run``), described in the folder's README.
+Raw input is supported for tables (records: a list of dicts, as JSON gives them) and images (``{"image":
+pixels or file bytes}``, see :class:`Images`). Other data kinds (text, sequences, series) predict from
+model-input arrays (``Runtime.run``), as ``schema.json`` describes them.
 """
 
 from __future__ import annotations
@@ -69,16 +70,20 @@ class Runtime:
         options = onnxruntime.SessionOptions()
         self.session = onnxruntime.InferenceSession(str(folder / MODEL), options, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
-        self.table = Table(self.preprocessing) if self.preprocessing.get("kind") == "tabular" else None
+        kind = self.preprocessing.get("kind")
+        self.table: Table | Images | None = (
+            Table(self.preprocessing) if kind == "tabular" else Images(self.preprocessing) if kind == "image" else None
+        )
 
     # ------------------------------------------------------------ raw rows → predictions
     def features(self, records: Sequence[dict[str, Any]]) -> list[np.ndarray]:
-        """The model inputs of raw rows (tables only): ``[x]`` or ``[x, x_cat]``."""
+        """The model inputs of raw rows: ``[x]`` or ``[x, x_cat]`` (tables), ``[x]`` (images)."""
         if self.table is None:
             kind = self.metadata.get("kind")
             raise InputError(
-                f"raw rows are supported for tables; this model reads {kind} data: pass model-input arrays to "
-                "Runtime.run (see the export folder's README.md)"
+                f"raw input is supported for tables and images; this model reads {kind} data, whose "
+                "preprocessing (a tokenizer, sequence padding, series windows) is not part of the runtime: pass "
+                "model-input arrays to Runtime.run (schema.json's inputs)"
             )
         if isinstance(records, dict):
             records = [records]
@@ -174,6 +179,69 @@ class Table:
             cat = np.stack([_codes(column[c], info) + 1 for c, info in s["embedding"].items()], axis=1)
             arrays.append(cat.astype(np.int64))
         return arrays
+
+
+class Images:
+    """The transform of a saved ``ImagePreprocessor``: pixels at the trained size and mode, standardised.
+
+    A record is ``{"image": pixels}`` (values 0..255, H x W or H x W x C, C = 1, 3 or 4) or ``{"image": bytes}``
+    of an image file (PNG, JPEG, ...). Pixels at the trained size and mode need NumPy only; bytes, and pixels
+    of another size or mode, are decoded and resized by Pillow as training did (bilinear), when installed.
+    Paths are not opened: a server must not read files a request names.
+    """
+
+    def __init__(self, saved: dict[str, Any]) -> None:
+        s = saved["state"]
+        self.size, self.mode = (int(s["size"][0]), int(s["size"][1])), s["mode"]
+        self.mean = np.asarray(s["mean"], dtype=np.float32).reshape(1, -1, 1, 1)
+        self.std = np.asarray(s["std"], dtype=np.float32).reshape(1, -1, 1, 1)
+
+    def transform(self, records: Sequence[dict[str, Any]], source: str = "the input") -> list[np.ndarray]:
+        pixels = np.stack([self.pixels(r.get("image"), f"{source}, row {i + 1}") for i, r in enumerate(records)])
+        return [((pixels.astype(np.float32) / np.float32(255.0) - self.mean) / self.std).astype(np.float32)]
+
+    def pixels(self, value: Any, where: str) -> np.ndarray:
+        """uint8 C x H x W at the trained size and mode."""
+        channels = 1 if self.mode == "grayscale" else 3
+        if value is None:
+            raise InputError(f"{where}: no 'image' (pixels, or the bytes of an image file)")
+        if isinstance(value, bytes | bytearray):
+            return self._pillow(value, where)
+        array = np.asarray(value)
+        if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[2] not in (1, 3, 4):
+            array = array.transpose(1, 2, 0)  # C x H x W, as torch lays images out
+        if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
+            raise InputError(f"{where}: an image is H x W or H x W x C (C = 1, 3 or 4); got shape {array.shape}")
+        array = np.clip(array, 0, 255).astype(np.uint8)
+        array = array[..., 0] if array.ndim == 3 and array.shape[2] == 1 else array
+        if array.shape[:2] == self.size and (array.ndim == 2) == (channels == 1):
+            return array[None] if array.ndim == 2 else np.ascontiguousarray(array.transpose(2, 0, 1))
+        return self._pillow(array, where)
+
+    def _pillow(self, value: Any, where: str) -> np.ndarray:
+        try:
+            from PIL import Image, ImageOps
+        except ImportError:
+            raise InputError(
+                f"{where}: image bytes, or pixels of another size or mode than the trained "
+                f"{self.size[0]} x {self.size[1]} {self.mode}, need Pillow (pip install pillow)"
+            ) from None
+        import io
+
+        pil_mode, (height, width) = ("L" if self.mode == "grayscale" else "RGB"), self.size
+        try:
+            if isinstance(value, np.ndarray):
+                picture = Image.fromarray(value).convert(pil_mode)
+            else:
+                with Image.open(io.BytesIO(value)) as image:
+                    image.draft(pil_mode, (width, height))  # JPEG: decode at a smaller scale, as training did
+                    picture = ImageOps.exif_transpose(image).convert(pil_mode)
+        except Exception as exc:  # Pillow raises many kinds on bad bytes
+            raise InputError(f"{where}: not a readable image ({type(exc).__name__}: {exc})") from None
+        if picture.size != (width, height):
+            picture = picture.resize((width, height), Image.Resampling.BILINEAR)
+        array = np.asarray(picture, dtype=np.uint8)
+        return array[None] if array.ndim == 2 else np.ascontiguousarray(array.transpose(2, 0, 1))
 
 
 def is_missing(value: Any) -> bool:

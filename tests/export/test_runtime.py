@@ -77,3 +77,20 @@ def test_ndtri_equals_torch() -> None:
     p = np.concatenate([np.linspace(1e-7, 1 - 1e-7, 2001), [1e-7, 0.02425, 0.5, 0.97575, 1 - 1e-7]])
     expected = torch.special.ndtri(torch.as_tensor(p, dtype=torch.float64)).numpy()
     np.testing.assert_allclose(runtime.ndtri(p), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_image_pixels_equal_the_preprocessor() -> None:
+    """Pixels at the trained size (NumPy only) and at another size (Pillow resizes, as training does)."""
+    from deepfit.data.image.preprocess import ImagePreprocessor
+
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, 256, size=(20, 3, 12, 12), dtype=np.uint8)
+    pre = ImagePreprocessor(size=(12, 12), mode="rgb").fit(train, pd.Series(["a", "b"] * 10))
+    images = runtime.Images(pre.to_dict())
+    for shape in [(5, 12, 12, 3), (5, 20, 16, 3)]:
+        pixels = rng.integers(0, 256, size=shape, dtype=np.uint8)
+        expected = pre.transform(pixels)[0].numpy()
+        (got,) = images.transform([{"image": p.tolist()} for p in pixels])
+        np.testing.assert_allclose(got, expected, atol=1e-6)
+    with pytest.raises(runtime.InputError, match="H x W or H x W x C"):
+        images.transform([{"image": np.zeros((2, 3, 4, 5))}])

@@ -45,6 +45,13 @@ def schema(preprocessing: dict[str, Any], inputs: list[dict[str, Any]]) -> dict[
             for c in state["features"]
         ]
         result["raw_input"] = "records: a list of objects, one key per field; null or a missing key is a missing value"
+    elif preprocessing["kind"] == "image":
+        size, mode = state["size"], state["mode"]
+        result["fields"] = [{"name": "image", "type": "image", "required": True, "size": size, "mode": mode}]
+        result["raw_input"] = (
+            f"records {{'image': pixels}} (0..255, H x W or H x W x C; {size[0]} x {size[1]} {mode} needs NumPy "
+            "only) or {'image': bytes of an image file} (Pillow decodes and resizes, as in training)"
+        )
     else:
         result["fields"] = []
         kind = preprocessing["kind"]
@@ -98,7 +105,9 @@ if __name__ == "__main__":
 
 def readme(meta: dict[str, Any], parity: dict[str, Any], fmt: str) -> str:
     batches = ", ".join(f"batch {b['batch']}: {b['max_abs_diff']:.2g}" for b in parity["batches"])
-    fields = "raw rows (CSV or JSON records)" if meta["kind"] == "tabular" else "model-input arrays"
+    fields = {"tabular": "raw rows (CSV or JSON records)", "image": "images ({'image': pixels or file bytes})"}.get(
+        meta["kind"], "model-input arrays"
+    )
     lines = [
         f"# Exported deepfit model: {meta['architecture']} ({meta['task']}, target `{meta['target']}`)",
         "",

@@ -21,13 +21,15 @@ def held_out(run: Path, predictor: Any, data: Any) -> tuple[tuple[torch.Tensor, 
     from deepfit.data.pipeline import read_input
 
     pre = predictor.preprocessor
-    tabular = pre.to_dict().get("kind") == "tabular"
+    kind = pre.to_dict().get("kind")
+    tabular = kind == "tabular"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the run reported its data when it trained
         if data is not None:
             raw = pd.DataFrame(data) if isinstance(data, list) else data
             raw = read_input(pre, raw) if isinstance(raw, str | Path) else raw
-            return tuple(pre.transform(raw, source="the export rows")), raw if tabular else None
+            keep = tabular or (kind == "image" and isinstance(raw, pd.DataFrame) and pre.path_column in raw.columns)
+            return tuple(pre.transform(raw, source="the export rows")), raw if keep else None
         prepared = _prepare_again(run)
         split = "test" if "test" in prepared.tensors else "validation"
         if split not in prepared.tensors:
@@ -35,6 +37,9 @@ def held_out(run: Path, predictor: Any, data: Any) -> tuple[tuple[torch.Tensor, 
         if tabular:
             raw = prepared.frames[split]
             return tuple(pre.transform(raw, source=f"the {split} rows")), raw
+        if kind == "image" and pre.path_column in prepared.frames[split].columns:
+            raw = prepared.frames[split]  # the image files: the runtime decodes their bytes
+            return tuple(pre.transform(raw, source=f"the {split} images")), raw
         return tuple(prepared.tensors[split].inputs), None
 
 
@@ -105,13 +110,17 @@ def runtime_parity(folder: Path, predictor: Any, raw: pd.DataFrame, atol: float,
 
     pre = predictor.preprocessor
     rt = runtime.load(folder)
-    records = records_of(raw, list(pre.state["features"]))
+    if pre.to_dict().get("kind") == "image":
+        records = [{"image": Path(p).read_bytes()} for p in raw[pre.path_column]]
+    else:
+        records = records_of(raw, list(pre.state["features"]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         mine = rt.features(records)
         theirs = [t.numpy() for t in pre.transform(raw)]
         predicted = rt.predict(records)
         expected = predictor.predict(raw)
+    expected = expected[list(predicted[0])]  # without the columns put before predictions (an image's path)
     feature_diff = max(
         float(np.abs(a.astype(np.float64) - b).max(initial=0.0)) for a, b in zip(mine, theirs, strict=True)
     )
