@@ -90,6 +90,15 @@ def test_regression_table_with_quantile_scaling(tmp_path: Path) -> None:
     assert parity["runtime"]["max_prediction_diff"] < 1e-3  # in the target's units (about 150 here)
 
 
+def test_untraceable_custom_model_refused_with_torchs_reason(tmp_path: Path) -> None:
+    model = {"name": "custom", "builder": "tests.export.builders:branchy"}
+    config = {"data": {"source": "builtin:iris"}, "model": model}
+    run = saved_run(tmp_path, "custom", config)
+    with pytest.raises(RunError, match=r"the custom model cannot be exported: torch\.export says") as caught:
+        export_run(run, tmp_path / "out", trust_code=True)
+    assert "reads values of its input" in caught.value.hint and not (tmp_path / "out").exists()
+
+
 def test_gan_refused(tmp_path: Path) -> None:
     folder = tmp_path / "run" / MODEL
     write_json(folder / "meta.json", {"format": 1, "model": {"name": "gan"}, "spec": {"task": "generation"}})
