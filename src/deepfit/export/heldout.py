@@ -1,4 +1,5 @@
-"""The rows an export is checked on, and the runtime's check against deepfit's own prediction path."""
+"""The rows an export is checked on (at most ``MAX_ROWS``), and the runtime's check against deepfit's own
+prediction path."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pandas as pd
 import torch
 
 from deepfit.errors import DeepfitError, RunError
+from deepfit.export.parity import MAX_ROWS
 
 FEATURE_ATOL = 1e-5  # float32 features: the runtime's NumPy arithmetic equals the pandas path to ~1e-7
 
@@ -28,19 +30,19 @@ def held_out(run: Path, predictor: Any, data: Any) -> tuple[tuple[torch.Tensor, 
         if data is not None:
             raw = pd.DataFrame(data) if isinstance(data, list) else data
             raw = read_input(pre, raw) if isinstance(raw, str | Path) else raw
+            raw = raw.head(MAX_ROWS) if isinstance(raw, pd.DataFrame) else raw
             keep = tabular or (kind == "image" and isinstance(raw, pd.DataFrame) and pre.path_column in raw.columns)
             return tuple(pre.transform(raw, source="the export rows")), raw if keep else None
         prepared = _prepare_again(run)
         split = "test" if "test" in prepared.tensors else "validation"
         if split not in prepared.tensors:
             raise RunError(f"{run}: its data has no held-out rows to check the export on", hint="pass --data FILE")
+        raw = prepared.frames[split].head(MAX_ROWS)
         if tabular:
-            raw = prepared.frames[split]
             return tuple(pre.transform(raw, source=f"the {split} rows")), raw
-        if kind == "image" and pre.path_column in prepared.frames[split].columns:
-            raw = prepared.frames[split]  # the image files: the runtime decodes their bytes
+        if kind == "image" and pre.path_column in raw.columns:  # the image files: the runtime decodes their bytes
             return tuple(pre.transform(raw, source=f"the {split} images")), raw
-        return tuple(prepared.tensors[split].inputs), None
+        return tuple(t[:MAX_ROWS] for t in prepared.tensors[split].inputs), None
 
 
 def _prepare_again(run: Path) -> Any:
