@@ -120,3 +120,9 @@ def test_parity_failure_names_the_largest_difference() -> None:
         check_parity(model, drifting, inputs, task="classification")
     figures = check_parity(model, drifting, inputs, task="classification", atol=0.3, rtol=0.0)
     assert figures["passed"] and figures["max_abs_diff"] == pytest.approx(0.25, abs=1e-6)
+
+
+def test_not_a_run_creates_nothing(tmp_path: Path) -> None:
+    with pytest.raises(RunError, match="no run directory"):
+        export_run(tmp_path / "nope")
+    assert not (tmp_path / "nope").exists()

@@ -50,7 +50,9 @@ def export_run(
 
     if format not in FORMATS:
         raise ConfigError(f"unknown export format '{format}'", hint="use --format onnx or --format pt2")
-    run = Path(run_dir)
+    from deepfit.runs import require_run_dir
+
+    run = require_run_dir(run_dir)  # before anything is created
     target = Path(output) if output is not None else run / f"export-{format}"
     if target.exists() and (not target.is_dir() or any(target.iterdir())) and not overwrite:
         raise RunError(f"{target} already exists", hint="pass --overwrite to replace it, or -o another folder")
