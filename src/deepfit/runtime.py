@@ -71,23 +71,25 @@ class Runtime:
         self.session = onnxruntime.InferenceSession(str(folder / MODEL), options, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
         kind = self.preprocessing.get("kind")
-        self.table: Table | Images | None = (
+        self.transform: Table | Images | None = (
             Table(self.preprocessing) if kind == "tabular" else Images(self.preprocessing) if kind == "image" else None
         )
 
     # ------------------------------------------------------------ raw rows → predictions
     def features(self, records: Sequence[dict[str, Any]]) -> list[np.ndarray]:
         """The model inputs of raw rows: ``[x]`` or ``[x, x_cat]`` (tables), ``[x]`` (images)."""
-        if self.table is None:
+        if self.transform is None:
             kind = self.metadata.get("kind")
             raise InputError(
                 f"raw input is supported for tables and images; this model reads {kind} data, whose "
                 "preprocessing (a tokenizer, sequence padding, series windows) is not part of the runtime: pass "
                 "model-input arrays to Runtime.run (schema.json's inputs)"
             )
-        if isinstance(records, dict):
-            records = [records]
-        return self.table.transform(records)
+        records = [records] if isinstance(records, dict) else list(records)
+        wrong = next((r for r in records if not isinstance(r, dict)), None)
+        if wrong is not None:
+            raise InputError(f"a record is an object of fields (a dict); got a {type(wrong).__name__}: {wrong!r:.80}")
+        return self.transform.transform(records)
 
     def run(self, *arrays: np.ndarray) -> np.ndarray:
         """Raw model outputs (logits or standardised values) of model-input arrays, batch first."""

@@ -125,3 +125,14 @@ def test_cli_refuses_an_existing_folder_then_overwrites(
     assert captured.out.strip() == str(folder)  # the result on stdout; the parity figures on stderr
     assert "parity with PyTorch on 40 held-out rows" in captured.err
     assert json.loads((folder / "parity.json").read_text())["runtime"]["rows"] == 40
+
+
+def test_runtime_refuses_what_is_not_a_record(exported: tuple[Path, Path, Path]) -> None:
+    from deepfit import runtime
+
+    rt = runtime.load(exported[1])
+    with pytest.raises(runtime.InputError, match="a record is an object of fields"):
+        rt.predict([[0.1, 0.2]])
+    with pytest.raises(runtime.InputError, match="feature column 'x1' is missing"):
+        rt.predict([{"x2": 1.0}])
+    assert rt.predict([]) == []

@@ -79,10 +79,10 @@ def check_parity(
         "passed": all(b["within_tolerance"] for b in batches),
     }
     if not result["passed"]:
-        figures = ", ".join(f"batch {b['batch']}: {b['max_abs_diff']:.3g}" for b in batches)
+        listed = ", ".join(f"batch {b['batch']}: {b['max_abs_diff']:.3g}" for b in batches)
         raise RunError(
             f"the exported model disagrees with PyTorch: largest difference {worst['max_abs_diff']:.3g} at batch "
-            f"{worst['batch']} (tolerance {atol:g} + {rtol:g} x |output|; {figures})",
+            f"{worst['batch']} (tolerance {atol:g} + {rtol:g} x |output|; {listed})",
             hint="nothing was written; pass --tolerance to accept it, or report the model",
         )
     return result
