@@ -86,7 +86,11 @@ def capture(model: nn.Module, inputs: tuple[torch.Tensor, ...], fmt: str, path: 
 
 
 def runner(fmt: str, path: Path) -> Callable[[tuple[np.ndarray, ...]], np.ndarray]:
-    """A function running the exported file on NumPy inputs, as the export folder's users will."""
+    """A function running the exported file on NumPy inputs, as the export folder's users will.
+
+    Only for the file this export has just written: ``torch.export.load`` may unpickle parts of a .pt2
+    (``weights_only=False`` inside torch), so a .pt2 from elsewhere is as unsafe to load as a pickle.
+    """
     if fmt == "onnx":
         import onnxruntime
 
