@@ -120,7 +120,7 @@ def _write(run: Path, folder: Path, fmt: str, data: Any, tolerance: float | None
         "torch_version": torch.__version__,
         "format": fmt,
         "model_file": FORMATS[fmt],
-        "run": str(Path(run).resolve()),
+        "run": Path(run).resolve().name,  # its name only: the folder is shipped elsewhere
         "inputs": input_arrays(inputs),
     }
     write_json(folder / "preprocessing.json", saved)
@@ -137,7 +137,7 @@ def _write(run: Path, folder: Path, fmt: str, data: Any, tolerance: float | None
             parity["runtime"] = runtime_parity(folder, predictor, raw, atol, rtol)
     write_json(folder / "parity.json", parity)
     write_text(folder / "Dockerfile", dockerfile(fmt, __version__))
-    write_text(folder / "README.md", readme({**metadata, "run": str(run)}, parity, fmt))
+    write_text(folder / "README.md", readme(metadata, parity, fmt))
     with contextlib.suppress(OSError):
         folder.chmod(0o755)  # mkdtemp made it private; the folder is meant to be shipped
     return parity
