@@ -16,9 +16,10 @@ indicators, yes/no columns, one-hot and embedded categories, date features of ``
 text of ``deepfit.data.words``) on the saved JSON state, in NumPy. ``deepfit export`` checks it against the
 PyTorch path on held-out rows before it writes the folder, and the tests check it column by column.
 
-Raw input is supported for tables (records: a list of dicts, as JSON gives them) and images (``{"image":
-pixels or file bytes}``, see :class:`Images`). Other data kinds (text, sequences, series) predict from
-model-input arrays (``Runtime.run``), as ``schema.json`` describes them.
+Raw input is supported for tables (records: a list of dicts, as JSON gives them), images (``{"image":
+pixels or file bytes}``, see :class:`Images`) and texts (``{"text": "..."}``, with ``tokenizers``, see
+:class:`Texts`). Sequences and series predict from model-input arrays (``Runtime.run``), as ``schema.json``
+describes them.
 """
 
 from __future__ import annotations
@@ -71,19 +72,18 @@ class Runtime:
         self.session = onnxruntime.InferenceSession(str(folder / MODEL), options, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
         kind = self.preprocessing.get("kind")
-        self.transform: Table | Images | None = (
-            Table(self.preprocessing) if kind == "tabular" else Images(self.preprocessing) if kind == "image" else None
-        )
+        kinds: dict[str, Any] = {"tabular": Table, "image": Images, "text": Texts}
+        self.transform: Table | Images | Texts | None = kinds[kind](self.preprocessing) if kind in kinds else None
 
     # ------------------------------------------------------------ raw rows → predictions
     def features(self, records: Sequence[dict[str, Any]]) -> list[np.ndarray]:
-        """The model inputs of raw rows: ``[x]`` or ``[x, x_cat]`` (tables), ``[x]`` (images)."""
+        """The model inputs of raw rows: ``[x]`` or ``[x, x_cat]`` (tables), ``[x]`` (images), ``[ids]`` (texts)."""
         if self.transform is None:
             kind = self.metadata.get("kind")
             raise InputError(
-                f"raw input is supported for tables and images; this model reads {kind} data, whose "
-                "preprocessing (a tokenizer, sequence padding, series windows) is not part of the runtime: pass "
-                "model-input arrays to Runtime.run (schema.json's inputs)"
+                f"raw input is supported for tables, images and texts; this model reads {kind} data, whose "
+                "preprocessing (sequence padding, series windows) is not part of the runtime: pass model-input "
+                "arrays to Runtime.run (schema.json's inputs)"
             )
         records = [records] if isinstance(records, dict) else list(records)
         wrong = next((r for r in records if not isinstance(r, dict)), None)
@@ -244,6 +244,41 @@ class Images:
             picture = picture.resize((width, height), Image.Resampling.BILINEAR)
         array = np.asarray(picture, dtype=np.uint8)
         return array[None] if array.ndim == 2 else np.ascontiguousarray(array.transpose(2, 0, 1))
+
+
+class Texts:
+    """The transform of a saved ``TextPreprocessor``: the fitted tokenizer, truncated and padded (id 0).
+
+    A record is ``{<text column>: "a text"}``. The tokenizer is Hugging Face ``tokenizers`` (Rust, no torch),
+    saved as its own JSON in the preprocessing; rebuilding it is not worth a re-implementation, so raw texts
+    need ``pip install tokenizers`` (an ``InputError`` says so when it is missing).
+    """
+
+    def __init__(self, saved: dict[str, Any]) -> None:
+        self.state = saved["state"]
+        self.column = self.state["text_column"]
+        self._tokenizer: Any = None
+
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            try:
+                from tokenizers import Tokenizer
+            except ImportError:
+                raise InputError("raw texts need the tokenizer library: pip install tokenizers") from None
+            tokenizer = Tokenizer.from_str(self.state["tokenizer"])
+            tokenizer.enable_truncation(max_length=self.state["seq_len"])
+            tokenizer.enable_padding(pad_id=0, pad_token="[PAD]", length=self.state["seq_len"])
+            self._tokenizer = tokenizer
+        return self._tokenizer
+
+    def transform(self, records: Sequence[dict[str, Any]], source: str = "the input") -> list[np.ndarray]:
+        if not any(self.column in r for r in records):
+            raise InputError(f"text column '{self.column}' is missing from {source}")
+        texts = ["" if is_missing(r.get(self.column)) else str(r.get(self.column)).strip() for r in records]
+        if all(t == "" for t in texts):
+            raise InputError(f"all {len(texts)} texts in column '{self.column}' of {source} are empty")
+        encodings = self.tokenizer().encode_batch(texts)
+        return [np.array([e.ids for e in encodings], dtype=np.int64).reshape(len(texts), self.state["seq_len"])]
 
 
 def is_missing(value: Any) -> bool:

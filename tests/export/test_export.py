@@ -65,7 +65,7 @@ def test_export_parity(name: str, tmp_path: Path) -> None:
         assert meta["architecture"] == json.loads((run / MODEL / "meta.json").read_text())["model"]["name"]
         files = {"preprocessing.json", "schema.json", "metadata.json", "Dockerfile", "README.md"}
         assert files | {f"model.{fmt}"} <= {p.name for p in result.path.iterdir()}
-        if fmt == "onnx" and meta["kind"] in ("tabular", "image"):
+        if fmt == "onnx" and meta["kind"] in ("tabular", "image", "text"):
             assert parity["runtime"]["passed"] and parity["runtime"]["max_feature_diff"] <= 1e-6
 
 

@@ -5,7 +5,7 @@ the fitted preprocessing as JSON, ``schema.json``, ``metadata.json``, ``parity.j
 README and, for ONNX, the NumPy + onnxruntime runtime (``deepfit.runtime``, copied as ``deepfit_runtime.py``,
 and ``predict.py``). Parity is proven before anything is written: the exported file runs on held-out rows at
 batch 1, 8 and N and must agree with PyTorch (``parity.py``); for tables the runtime's own preprocessing and
-predictions must equal ``Predictor``'s on the same raw rows (image files, for images).
+predictions must equal ``Predictor``'s on the same raw rows (image files, texts).
 
 Held-out rows: the run's ``config.yaml`` is read again and its data prepared as in training (same seed, same
 split), and the test split taken (validation when there is no test split); the saved preprocessor, not a
@@ -131,7 +131,7 @@ def _write(run: Path, folder: Path, fmt: str, data: Any, tolerance: float | None
 
         write_text(folder / RUNTIME_COPY, Path(runtime.__file__).read_text(encoding="utf-8"))
         write_text(folder / "predict.py", PREDICT_PY)
-        if raw is not None and metadata["kind"] in ("tabular", "image"):
+        if raw is not None and metadata["kind"] in ("tabular", "image", "text"):
             from deepfit.export.heldout import runtime_parity
 
             parity["runtime"] = runtime_parity(folder, predictor, raw, atol, rtol)

@@ -52,6 +52,10 @@ def schema(preprocessing: dict[str, Any], inputs: list[dict[str, Any]]) -> dict[
             f"records {{'image': pixels}} (0..255, H x W or H x W x C; {size[0]} x {size[1]} {mode} needs NumPy "
             "only) or {'image': bytes of an image file} (Pillow decodes and resizes, as in training)"
         )
+    elif preprocessing["kind"] == "text":
+        column = state["text_column"]
+        result["fields"] = [{"name": column, "type": "text", "required": True, "nullable": True}]
+        result["raw_input"] = f"records {{'{column}': 'a text'}}; needs the tokenizers package (the fitted tokenizer)"
     else:
         result["fields"] = []
         kind = preprocessing["kind"]
@@ -105,9 +109,11 @@ if __name__ == "__main__":
 
 def readme(meta: dict[str, Any], parity: dict[str, Any], fmt: str) -> str:
     batches = ", ".join(f"batch {b['batch']}: {b['max_abs_diff']:.2g}" for b in parity["batches"])
-    fields = {"tabular": "raw rows (CSV or JSON records)", "image": "images ({'image': pixels or file bytes})"}.get(
-        meta["kind"], "model-input arrays"
-    )
+    fields = {
+        "tabular": "raw rows (CSV or JSON records)",
+        "image": "images ({'image': pixels or file bytes})",
+        "text": "texts (CSV or JSON records; pip install tokenizers)",
+    }.get(meta["kind"], "model-input arrays")
     lines = [
         f"# Exported deepfit model: {meta['architecture']} ({meta['task']}, target `{meta['target']}`)",
         "",

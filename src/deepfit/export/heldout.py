@@ -31,7 +31,8 @@ def held_out(run: Path, predictor: Any, data: Any) -> tuple[tuple[torch.Tensor, 
             raw = pd.DataFrame(data) if isinstance(data, list) else data
             raw = read_input(pre, raw) if isinstance(raw, str | Path) else raw
             raw = raw.head(MAX_ROWS) if isinstance(raw, pd.DataFrame) else raw
-            keep = tabular or (kind == "image" and isinstance(raw, pd.DataFrame) and pre.path_column in raw.columns)
+            column = {"image": "path_column", "text": "text_column"}.get(str(kind))
+            keep = tabular or (isinstance(raw, pd.DataFrame) and column is not None and pre.state[column] in raw)
             return tuple(pre.transform(raw, source="the export rows")), raw if keep else None
         prepared = _prepare_again(run)
         split = "test" if "test" in prepared.tensors else "validation"
@@ -42,6 +43,8 @@ def held_out(run: Path, predictor: Any, data: Any) -> tuple[tuple[torch.Tensor, 
             return tuple(pre.transform(raw, source=f"the {split} rows")), raw
         if kind == "image" and pre.path_column in raw.columns:  # the image files: the runtime decodes their bytes
             return tuple(pre.transform(raw, source=f"the {split} images")), raw
+        if kind == "text" and pre.state["text_column"] in raw.columns:
+            return tuple(pre.transform(raw, source=f"the {split} texts")), raw
         return tuple(t[:MAX_ROWS] for t in prepared.tensors[split].inputs), None
 
 
@@ -112,10 +115,11 @@ def runtime_parity(folder: Path, predictor: Any, raw: pd.DataFrame, atol: float,
 
     pre = predictor.preprocessor
     rt = runtime.load(folder)
-    if pre.to_dict().get("kind") == "image":
+    kind = pre.to_dict().get("kind")
+    if kind == "image":
         records = [{"image": Path(p).read_bytes()} for p in raw[pre.path_column]]
     else:
-        records = records_of(raw, list(pre.state["features"]))
+        records = records_of(raw, [pre.state["text_column"]] if kind == "text" else list(pre.state["features"]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         mine = rt.features(records)
