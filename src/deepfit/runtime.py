@@ -1,5 +1,8 @@
 """Predict with an exported deepfit model using only NumPy and onnxruntime (and the standard library).
 
+Tables need nothing else. Images given as file bytes (or at another size) need Pillow, raw texts need
+``tokenizers``: each is imported only when such input comes.
+
 ``deepfit export RUN_DIR`` writes a folder holding ``model.onnx``, the fitted preprocessing as JSON
 (``preprocessing.json``), an input schema (``schema.json``), ``metadata.json`` and a copy of this module
 (``deepfit_runtime.py``), so the folder predicts where deepfit, PyTorch and pandas are not installed::
