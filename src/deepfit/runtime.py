@@ -487,20 +487,29 @@ def read_csv(path: str | Path) -> list[dict[str, Any]]:
 
 
 def main(argv: Sequence[str] | None = None, export_dir: str | Path | None = None) -> int:
-    """``python predict.py INPUT.csv [-o OUT.csv]``: predictions of a CSV's rows as CSV."""
+    """``python predict.py INPUT.csv [-o OUT.csv]``: predictions of a CSV's rows (or of image files) as CSV."""
     import argparse
 
     parser = argparse.ArgumentParser(description="Predict with an exported deepfit model (numpy + onnxruntime).")
-    parser.add_argument("input", help="CSV file of raw rows (one column per feature), or - for JSON records on stdin")
+    parser.add_argument(
+        "input",
+        nargs="+",
+        help="a CSV file of raw rows (one column per field), - for JSON records on stdin, or image files",
+    )
     parser.add_argument("-o", "--output", help="CSV file to write (default: standard output)")
     if export_dir is None:
         parser.add_argument("--model", default=".", help="the export folder (default: the current folder)")
     args = parser.parse_args(argv)
     rt = load(export_dir if export_dir is not None else args.model)
-    records = json.load(sys.stdin) if args.input == "-" else read_csv(args.input)
+    images = rt.metadata.get("kind") == "image" and not args.input[0].lower().endswith((".csv", ".json"))
     try:
-        rows = rt.predict(records)
-    except InputError as exc:
+        if images:  # files named on the command line; a server never opens paths from a request
+            rows = [{"path": p, **r} for p, r in zip(args.input, _predict_files(rt, args.input), strict=True)]
+        elif args.input == ["-"]:
+            rows = rt.predict(json.load(sys.stdin))
+        else:
+            rows = rt.predict([row for path in args.input for row in read_csv(path)])
+    except (InputError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     columns = list(rows[0]) if rows else ["prediction"]
@@ -510,3 +519,7 @@ def main(argv: Sequence[str] | None = None, export_dir: str | Path | None = None
         writer.writeheader()
         writer.writerows(rows)
     return 0
+
+
+def _predict_files(rt: Runtime, paths: list[str]) -> list[dict[str, Any]]:
+    return rt.predict([{"image": Path(p).read_bytes()} for p in paths])

@@ -3,6 +3,7 @@ or is refused with the reason (scikit-learn's check_estimator, for exports; case
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -67,6 +68,29 @@ def test_export_parity(name: str, tmp_path: Path) -> None:
         assert files | {f"model.{fmt}"} <= {p.name for p in result.path.iterdir()}
         if fmt == "onnx" and meta["kind"] in ("tabular", "image", "text"):
             assert parity["runtime"]["passed"] and parity["runtime"]["max_feature_diff"] <= 1e-6
+        if fmt == "onnx" and meta["kind"] == "image":
+            check_predict_py_on_images(run, result.path, tmp_path)
+
+
+def check_predict_py_on_images(run: Path, folder: Path, tmp_path: Path) -> None:
+    """The folder's predict.py on image files equals deepfit predict on the same files."""
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    from deepfit.api import predict
+
+    files = sorted(str(p) for p in (tmp_path / "shapes").rglob("*.png"))[:4]
+    done = subprocess.run(
+        [sys.executable, "predict.py", *files], cwd=folder, capture_output=True, text=True, check=True
+    )
+    got = pd.read_csv(io.StringIO(done.stdout))
+    expected = predict(run, pd.DataFrame({"path": files}))
+    assert list(got["path"]) == files and list(got.columns) == list(expected.columns)
+    assert (got["prediction"].astype(str) == expected["prediction"].astype(str)).all()
+    probas = [c for c in got.columns if c.startswith("proba_")]
+    np.testing.assert_allclose(got[probas].to_numpy(float), expected[probas].to_numpy(float), atol=1e-5)
 
 
 @pytest.mark.parametrize("name", sorted(set(REFUSED) & set(CASES)))

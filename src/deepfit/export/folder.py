@@ -137,8 +137,10 @@ def readme(meta: dict[str, Any], parity: dict[str, Any], fmt: str) -> str:
             f"Predict on {fields} with numpy and onnxruntime only:",
             "",
             "```",
-            "pip install numpy onnxruntime",
-            "python predict.py input.csv > predictions.csv",
+            "pip install numpy onnxruntime" + {"image": " pillow", "text": " tokenizers"}.get(meta["kind"], ""),
+            "python predict.py "
+            + ("photo1.png photo2.jpg" if meta["kind"] == "image" else "input.csv")
+            + " > predictions.csv",
             "```",
             "",
             "or from Python: `import deepfit_runtime as rt; rt.load('.').predict([{...}])`.",
