@@ -76,11 +76,16 @@ class Runtime:
         self.input_names = [i.name for i in self.session.get_inputs()]
         kind = self.preprocessing.get("kind")
         kinds: dict[str, Any] = {"tabular": Table, "image": Images, "text": Texts}
-        self.transform: Table | Images | Texts | None = kinds[kind](self.preprocessing) if kind in kinds else None
+        generator = self.metadata.get("task") == "generation"
+        self.transform: Table | Images | Texts | None = (
+            kinds[kind](self.preprocessing) if kind in kinds and not generator else None
+        )
 
     # ------------------------------------------------------------ raw rows → predictions
     def features(self, records: Sequence[dict[str, Any]]) -> list[np.ndarray]:
         """The model inputs of raw rows: ``[x]`` or ``[x, x_cat]`` (tables), ``[x]`` (images), ``[ids]`` (texts)."""
+        if self.metadata.get("task") == "generation":
+            raise InputError("this is a GAN's generator: it draws samples (Runtime.sample(n)) and predicts nothing")
         if self.transform is None:
             kind = self.metadata.get("kind")
             raise InputError(
@@ -128,6 +133,38 @@ class Runtime:
             ["prediction"] if values.shape[1] == 1 else [f"prediction_{i + 1}" for i in range(values.shape[1])]
         )
         return [{n: float(v) for n, v in zip(names, row, strict=True)} for row in values]
+
+    # ------------------------------------------------------------ a GAN's generator
+    def sample(self, n: int, seed: int | None = 0) -> list[dict[str, Any]] | np.ndarray:
+        """``n`` samples of a GAN's generator: rows (dicts) or uint8 images (N x H x W x C).
+
+        The noise is NumPy's (``default_rng(seed)``), so the samples follow the run's distribution but are not
+        the rows ``deepfit sample`` draws with the same seed (that uses torch's generator).
+        """
+        if self.metadata.get("task") != "generation":
+            raise InputError("sample() is for a GAN's generator; this model predicts: use predict(records)")
+        noise = np.random.default_rng(seed).standard_normal((n, int(self.metadata["latent_dim"])))
+        return self.decode_samples(self.run(noise.astype(np.float32)))
+
+    def decode_samples(self, outputs: np.ndarray) -> list[dict[str, Any]] | np.ndarray:
+        """The generator's outputs as rows in original units and category values, or uint8 images."""
+        codec, values = self.preprocessing, outputs.astype(np.float64)
+        if codec.get("data") == "image":
+            return np.round((values.clip(-1, 1) + 1) * 127.5).astype(np.uint8).transpose(0, 2, 3, 1)
+        state = codec["preprocessor"]["state"]
+        num, columns = state["numeric"], {}
+        k = len(num["columns"])
+        numbers = (values[:, :k] * np.array(num["scale"]) + np.array(num["center"])).clip(codec["min"], codec["max"])
+        for i, name in enumerate(num["columns"]):
+            columns[name] = [int(v) for v in np.round(numbers[:, i])] if codec["integer"][i] else list(numbers[:, i])
+        start = k
+        for name, info in state["onehot"].items():
+            width = len(info["categories"])
+            keys = [info["categories"][j] for j in values[:, start : start + width].argmax(1)]
+            columns[name] = [codec["labels"][name].get(key) for key in keys]
+            start += width
+        order = codec["columns"]
+        return [{c: columns[c][row] for c in order} for row in range(len(values))]
 
 
 def softmax(outputs: np.ndarray) -> np.ndarray:
@@ -503,7 +540,12 @@ def main(argv: Sequence[str] | None = None, export_dir: str | Path | None = None
     rt = load(export_dir if export_dir is not None else args.model)
     images = rt.metadata.get("kind") == "image" and not args.input[0].lower().endswith((".csv", ".json"))
     try:
-        if images:  # files named on the command line; a server never opens paths from a request
+        if rt.metadata.get("task") == "generation":  # a GAN: INPUT is how many rows to draw
+            if images or not args.input[0].isdigit():
+                raise InputError("a GAN's generator: python predict.py N draws N rows (images: Runtime.sample)")
+            samples = rt.sample(int(args.input[0]))
+            rows = samples if isinstance(samples, list) else []
+        elif images:  # files named on the command line; a server never opens paths from a request
             rows = [{"path": p, **r} for p, r in zip(args.input, _predict_files(rt, args.input), strict=True)]
         elif args.input == ["-"]:
             rows = rt.predict(json.load(sys.stdin))

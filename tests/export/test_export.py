@@ -16,10 +16,11 @@ from deepfit.data.pipeline import prepare
 from deepfit.errors import RunError
 from deepfit.export import export_run
 from deepfit.export.parity import check_parity
+from deepfit.models.gan import build_gan
 from deepfit.models.registry import architecture_names, build_model
 from deepfit.models.select import resolve_model
 from deepfit.predictor import save_model
-from deepfit.runs import CONFIG, MODEL, write_json, write_text
+from deepfit.runs import CONFIG, MODEL, write_text
 from tests.models.test_conformance import CASES
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -30,8 +31,8 @@ REFUSED = {
     "text_rnn": "cannot be exported",
     "transformer": "cannot be exported",
     "gru": "cannot be exported",  # its case has sequences of several lengths (packed)
-    "gan": "GAN run cannot be exported",
 }
+OWN_CASES = {"gan"}  # exports its generator only: test_gan_exports_its_generator
 PT2 = {"mlp", "cnn"}  # the .pt2 path on a table and on images (its files load and run exactly)
 # model.name auto is resolved before a run saves its model (meta.json names tabm, mlp, ...): no case of its own
 RESOLVED = {"auto"}
@@ -51,7 +52,7 @@ def saved_run(tmp_path: Path, name: str, config_dict: dict | None = None) -> Pat
 
 
 def test_every_architecture_has_an_export_case() -> None:
-    assert set(architecture_names()) - RESOLVED <= set(CASES) | set(REFUSED)
+    assert set(architecture_names()) - RESOLVED <= set(CASES) | set(REFUSED) | OWN_CASES
 
 
 @pytest.mark.parametrize("name", sorted(set(CASES) - set(REFUSED) - RESOLVED))
@@ -123,12 +124,29 @@ def test_untraceable_custom_model_refused_with_torchs_reason(tmp_path: Path) -> 
     assert "reads values of its input" in caught.value.hint and not (tmp_path / "out").exists()
 
 
-def test_gan_refused(tmp_path: Path) -> None:
-    folder = tmp_path / "run" / MODEL
-    write_json(folder / "meta.json", {"format": 1, "model": {"name": "gan"}, "spec": {"task": "generation"}})
-    with pytest.raises(RunError, match=REFUSED["gan"]) as caught:
-        export_run(tmp_path / "run")
-    assert "deepfit sample" in caught.value.hint
+def test_gan_exports_its_generator(tmp_path: Path) -> None:
+    """Noise in, samples out: parity on seeded noise, and the runtime decodes rows as deepfit sample does."""
+    import pandas as pd
+
+    from deepfit import runtime
+    from deepfit.training.gan import gan_data
+    from tests.training.test_gan import tabular_config
+
+    config = load_config(tabular_config(tmp_path))
+    data = gan_data(config, prepare(config))
+    torch.manual_seed(0)
+    model = build_gan(data.spec, config.model)
+    save_model(tmp_path / "run", model, data.spec, data.codec, config.model)
+    result = export_run(tmp_path / "run", tmp_path / "out")
+    assert result.parity["passed"] and result.parity["rows"] == 64
+    rt = runtime.load(result.path)
+    assert rt.metadata["task"] == "generation" and rt.metadata["latent_dim"] == config.model.latent_dim
+    outputs = rt.run(np.random.default_rng(1).standard_normal((40, config.model.latent_dim)))
+    expected = data.codec.decode(torch.as_tensor(outputs))
+    pd.testing.assert_frame_equal(pd.DataFrame(rt.decode_samples(outputs)), expected, check_dtype=False)
+    assert len(rt.sample(10)) == 10
+    with pytest.raises(runtime.InputError, match="GAN's generator"):
+        rt.predict([{"x": 1.0}])
 
 
 def test_parity_failure_names_the_largest_difference() -> None:

@@ -91,28 +91,31 @@ def _write(run: Path, folder: Path, fmt: str, data: Any, tolerance: float | None
 
     meta = read_meta(Path(run) / MODEL)
     name = meta["model"].get("name", "?")
-    if meta["spec"].get("task") == "generation" or name == "gan":
-        raise RunError(
-            "a GAN run cannot be exported: it generates samples rather than predicting from input, and its "
-            "generator takes noise that deepfit's runtime does not make",
-            hint="draw samples with `deepfit sample RUN_DIR`",
-        )
-    predictor = Predictor.load(run, trust_code=trust_code)
-    model, pre = predictor.model.cpu().eval(), predictor.preprocessor
     torch.manual_seed(0)
-    inputs, raw = held_out(run, predictor, data)
+    predictor, raw = None, None
+    if meta["spec"].get("task") == "generation" or name == "gan":
+        from deepfit.export.gan import generator_parts
+
+        model, inputs, saved, about = generator_parts(run)
+    else:
+        predictor = Predictor.load(run, trust_code=trust_code)
+        model, pre = predictor.model.cpu().eval(), predictor.preprocessor
+        inputs, raw = held_out(run, predictor, data)
+        saved = pre.to_dict()
+        about = {
+            "task": predictor.spec.task,
+            "target": pre.state.get("target"),
+            "classes": list(predictor.classes) if predictor.spec.task == "classification" else None,
+            "kind": saved.get("kind", predictor.spec.kind),
+            "output_names": pre.output_names,
+        }
     model_file = folder / FORMATS[fmt]
     capture(model, inputs, fmt, model_file, name)
     atol, rtol = (tolerance, tolerance) if tolerance is not None else (ATOL, RTOL)
-    parity = check_parity(model, runner(fmt, model_file), inputs, task=predictor.spec.task, atol=atol, rtol=rtol)
+    parity = check_parity(model, runner(fmt, model_file), inputs, task=about["task"], atol=atol, rtol=rtol)
     parity["format"] = fmt
-    saved = pre.to_dict()
     metadata = {
-        "task": predictor.spec.task,
-        "target": pre.state.get("target"),
-        "classes": list(predictor.classes) if predictor.spec.task == "classification" else None,
-        "output_names": pre.output_names,
-        "kind": saved.get("kind", predictor.spec.kind),
+        **about,
         "architecture": name,
         "model": meta["model"],
         "metrics": run_metrics(run),
@@ -131,7 +134,7 @@ def _write(run: Path, folder: Path, fmt: str, data: Any, tolerance: float | None
 
         write_text(folder / RUNTIME_COPY, Path(runtime.__file__).read_text(encoding="utf-8"))
         write_text(folder / "predict.py", PREDICT_PY)
-        if raw is not None and metadata["kind"] in ("tabular", "image", "text"):
+        if predictor is not None and raw is not None and metadata["kind"] in ("tabular", "image", "text"):
             from deepfit.export.heldout import runtime_parity
 
             parity["runtime"] = runtime_parity(folder, predictor, raw, atol, rtol)

@@ -36,7 +36,7 @@ def feature_types(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def schema(preprocessing: dict[str, Any], inputs: list[dict[str, Any]]) -> dict[str, Any]:
     """``fields`` (raw columns, tables only) and ``inputs`` (the model's arrays, batch first)."""
-    state = preprocessing["state"]
+    state = preprocessing.get("state", preprocessing)  # a GAN's codec keeps its keys at the top
     result: dict[str, Any] = {"kind": preprocessing["kind"], "inputs": inputs, "target": state.get("target")}
     if preprocessing["kind"] == "tabular":
         types = feature_types(state)
@@ -56,6 +56,9 @@ def schema(preprocessing: dict[str, Any], inputs: list[dict[str, Any]]) -> dict[
         column = state["text_column"]
         result["fields"] = [{"name": column, "type": "text", "required": True, "nullable": True}]
         result["raw_input"] = f"records {{'{column}': 'a text'}}; needs the tokenizers package (the fitted tokenizer)"
+    elif preprocessing["kind"] == "gan":
+        result["fields"] = []
+        result["raw_input"] = "none: a GAN's generator takes noise; Runtime.sample(n) draws and decodes n samples"
     else:
         result["fields"] = []
         kind = preprocessing["kind"]
@@ -132,7 +135,18 @@ def readme(meta: dict[str, Any], parity: dict[str, Any], fmt: str) -> str:
         f"Parity with PyTorch on {parity['rows']} held-out rows (largest absolute difference): {batches}.",
         "",
     ]
-    if fmt == "onnx":
+    if fmt == "onnx" and meta["task"] == "generation":
+        lines += [
+            "A GAN's generator: noise in, samples out. Draw rows with numpy and onnxruntime only:",
+            "",
+            "```",
+            "pip install numpy onnxruntime",
+            "python predict.py 100 > samples.csv",
+            "```",
+            "",
+            "or from Python: `import deepfit_runtime as rt; rt.load('.').sample(100)` (images: uint8 N x H x W x C).",
+        ]
+    elif fmt == "onnx":
         lines += [
             f"Predict on {fields} with numpy and onnxruntime only:",
             "",
