@@ -10,7 +10,7 @@ predictions must equal ``Predictor``'s on the same raw rows (image files, texts)
 Held-out rows: the run's ``config.yaml`` is read again and its data prepared as in training (same seed, same
 split), and the test split taken (validation when there is no test split); the saved preprocessor, not a
 refitted one, turns raw table rows into inputs. ``data=`` (``--data FILE``) gives rows of your own instead,
-for a run whose data has moved or was passed as a DataFrame.
+for a run whose data has moved or was passed as a DataFrame. A GAN run exports its generator (``gan.py``).
 """
 
 from __future__ import annotations
