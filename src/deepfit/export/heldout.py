@@ -18,34 +18,37 @@ from deepfit.export.parity import MAX_ROWS
 FEATURE_ATOL = 1e-5  # float32 features: the runtime's NumPy arithmetic equals the pandas path to ~1e-7
 
 
+RAW_COLUMN = {"image": "path_column", "text": "text_column"}  # what the runtime reads of a kind's raw table
+
+
 def held_out(run: Path, predictor: Any, data: Any) -> tuple[tuple[torch.Tensor, ...], pd.DataFrame | None]:
-    """Model inputs of held-out rows, and the raw rows themselves when they form a table."""
+    """Model inputs of held-out rows, and the raw rows when the runtime can be checked on them."""
     from deepfit.data.pipeline import read_input
 
     pre = predictor.preprocessor
-    kind = pre.to_dict().get("kind")
-    tabular = kind == "tabular"
+    kind = str(pre.to_dict().get("kind"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the run reported its data when it trained
         if data is not None:
             raw = pd.DataFrame(data) if isinstance(data, list) else data
             raw = read_input(pre, raw) if isinstance(raw, str | Path) else raw
             raw = raw.head(MAX_ROWS) if isinstance(raw, pd.DataFrame) else raw
-            column = {"image": "path_column", "text": "text_column"}.get(str(kind))
-            keep = tabular or (isinstance(raw, pd.DataFrame) and column is not None and pre.state[column] in raw)
-            return tuple(pre.transform(raw, source="the export rows")), raw if keep else None
+            return tuple(pre.transform(raw, source="the export rows")), raw if _checkable(pre, kind, raw) else None
         prepared = _prepare_again(run)
         split = "test" if "test" in prepared.tensors else "validation"
         if split not in prepared.tensors:
             raise RunError(f"{run}: its data has no held-out rows to check the export on", hint="pass --data FILE")
         raw = prepared.frames[split].head(MAX_ROWS)
-        if tabular:
+        if _checkable(pre, kind, raw):  # the saved preprocessor on the raw rows (image files, texts)
             return tuple(pre.transform(raw, source=f"the {split} rows")), raw
-        if kind == "image" and pre.path_column in raw.columns:  # the image files: the runtime decodes their bytes
-            return tuple(pre.transform(raw, source=f"the {split} images")), raw
-        if kind == "text" and pre.state["text_column"] in raw.columns:
-            return tuple(pre.transform(raw, source=f"the {split} texts")), raw
         return tuple(t[:MAX_ROWS] for t in prepared.tensors[split].inputs), None
+
+
+def _checkable(pre: Any, kind: str, raw: Any) -> bool:
+    """Raw rows the runtime reads too: a table's, or a table of image paths or of texts."""
+    if not isinstance(raw, pd.DataFrame):
+        return False
+    return kind == "tabular" or (kind in RAW_COLUMN and pre.state[RAW_COLUMN[kind]] in raw.columns)
 
 
 def _prepare_again(run: Path) -> Any:
