@@ -438,6 +438,8 @@ def parse_date(value: Any, fmt: str) -> datetime | None:
     """A cell as a naive UTC datetime read with the training format; None when missing or unreadable."""
     if is_missing(value) or (isinstance(value, str) and not value.strip()):
         return None
+    if isinstance(value, datetime):  # a Python caller's datetime (pandas Timestamps are datetimes too)
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
     try:
         if fmt in ("epoch_s", "epoch_ms"):
             number = float(value)

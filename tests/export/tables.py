@@ -26,6 +26,7 @@ def mixed_table(n: int = 160, seed: int = 0) -> pd.DataFrame:
             "city": city,
             "member": rng.choice(["yes", "no"], size=n),
             "signup_date": when.strftime("%Y-%m-%d %H:%M"),
+            "last_visit": (when + pd.Timedelta(days=13)).strftime("%d/%m/%Y"),  # day first: a strptime format
             "notes": notes,
             "label": np.where(score > 0.7, "high", "low"),
         }

@@ -37,7 +37,8 @@ def test_runtime_features_equal_the_preprocessor(scaling: str) -> None:
     pre = fitted(scaling)
     kinds = {k for c in pre.state["features"] for k in ("date", "text") if c in pre.state.get(k, {})}
     assert pre.state["embedding"] and pre.state["onehot"] and pre.state["numeric"]["missing"]
-    assert pre.state["date"] and pre.state["text"]["columns"], kinds  # every kind of column is covered
+    assert {d["format"] for d in pre.state["date"].values()} == {"ISO8601", "%d/%m/%Y"}
+    assert pre.state["text"]["columns"], kinds  # every kind of column is covered
     raw = mixed_table(60, seed=1)  # other rows: unseen levels, missing cells, a text cell in a number column
     raw.loc[0, "city"], raw.loc[1, "color"], raw.loc[2, "x1"] = "atlantis", "purple", np.nan
     with warnings.catch_warnings():

@@ -83,7 +83,7 @@ def test_runtime_imports_only_numpy_and_onnxruntime(exported: tuple[Path, Path, 
     fields = {f["name"]: f["type"] for f in out["schema"]["fields"]}
     assert fields == {
         "x1": "number", "x2": "number", "count": "number", "color": "string", "city": "string",
-        "member": "boolean", "signup_date": "date", "notes": "text",
+        "member": "boolean", "signup_date": "date", "last_visit": "date", "notes": "text",
     }  # fmt: skip
     assert_same(pd.DataFrame(out["predictions"]), deepfit_predict(run, rows, tmp_path / "expected.csv"))
 
