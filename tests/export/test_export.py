@@ -64,6 +64,7 @@ def test_export_parity(name: str, tmp_path: Path) -> None:
         assert parity["passed"] and parity["max_abs_diff"] < 1e-4
         assert [b["batch"] for b in parity["batches"]] == sorted({1, 8, parity["rows"]})
         meta = json.loads((result.path / "metadata.json").read_text())
+        assert fmt == "pt2" or (meta["onnx_opset"] >= 18 and meta["onnxruntime_version"])
         assert meta["architecture"] == json.loads((run / MODEL / "meta.json").read_text())["model"]["name"]
         files = {"preprocessing.json", "schema.json", "metadata.json", "Dockerfile", "README.md"}
         assert files | {f"model.{fmt}"} <= {p.name for p in result.path.iterdir()}

@@ -125,6 +125,7 @@ def _write(run: Path, folder: Path, fmt: str, data: Any, tolerance: float | None
         "model_file": FORMATS[fmt],
         "run": Path(run).resolve().name,  # its name only: the folder is shipped elsewhere
         "inputs": input_arrays(inputs),
+        **(_onnx_versions(model_file) if fmt == "onnx" else {}),
     }
     write_json(folder / "preprocessing.json", saved)
     write_json(folder / "metadata.json", metadata)
@@ -144,3 +145,14 @@ def _write(run: Path, folder: Path, fmt: str, data: Any, tolerance: float | None
     with contextlib.suppress(OSError):
         folder.chmod(0o755)  # mkdtemp made it private; the folder is meant to be shipped
     return parity
+
+
+def _onnx_versions(path: Path) -> dict[str, Any]:
+    """The opset the file was written for and the onnxruntime its parity was checked with."""
+    import onnx
+    import onnxruntime
+
+    opsets = {
+        op.domain or "ai.onnx": int(op.version) for op in onnx.load(str(path), load_external_data=False).opset_import
+    }
+    return {"onnx_opset": opsets.get("ai.onnx"), "onnxruntime_version": onnxruntime.__version__}
