@@ -129,7 +129,7 @@ def readme(meta: dict[str, Any], parity: dict[str, Any], fmt: str) -> str:
         "| `schema.json` | the input: raw fields and the model's arrays |",
         "| `metadata.json` | task, classes, metrics of the run, versions |",
         "| `parity.json` | exported vs PyTorch outputs on held-out rows |",
-        f"| `{RUNTIME_COPY}`, `predict.py` | the runtime: numpy + onnxruntime only |",
+        *([f"| `{RUNTIME_COPY}`, `predict.py` | the runtime: numpy + onnxruntime only |"] if fmt == "onnx" else []),
         "| `Dockerfile` | serves the folder with `deepfit serve` |",
         "",
         f"Parity with PyTorch on {parity['rows']} held-out rows (largest absolute difference): {batches}.",
