@@ -480,6 +480,27 @@ def predict(
     return load(run_dir, trust_code=trust_code).predict(data, keep_columns=keep_columns)
 
 
+def export(
+    run_dir: str | Path,
+    output: str | Path | None = None,
+    *,
+    format: str = "onnx",
+    data: Any = None,
+    overwrite: bool = False,
+    tolerance: float | None = None,
+    trust_code: bool = False,
+) -> Any:
+    """The run as a folder that predicts without deepfit's training code (``docs/export.md``): the model as
+    ONNX (``format="onnx"``) or ``torch.export`` .pt2, its preprocessing and schema as JSON, a NumPy +
+    onnxruntime runtime and a Dockerfile, checked against PyTorch on held-out rows (``data``: rows of your
+    own) at batch 1, 8 and N. Returns an ``ExportResult`` (``path``, ``format``, ``parity``)."""
+    from deepfit.export import export_run
+
+    return export_run(
+        run_dir, output, format=format, data=data, overwrite=overwrite, tolerance=tolerance, trust_code=trust_code
+    )
+
+
 def evaluate(
     run_dir: str | Path, data: str | Path | pd.DataFrame | None = None, *, trust_code: bool = False
 ) -> dict[str, Any]:

@@ -75,6 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
     _trust_code(p)
     p.set_defaults(func=_predict)
 
+    p = sub.add_parser("export", help="export a run (ONNX or .pt2) with its preprocessing, checked against PyTorch")
+    p.add_argument("run_dir")
+    p.add_argument("--format", default="onnx", choices=["onnx", "pt2"], help="onnx (default) or pt2 (torch.export)")
+    p.add_argument("-o", "--output", help="the export folder to write (default: RUN_DIR/export-<format>)")
+    p.add_argument("--data", help="raw rows to check parity on (default: the run's held-out rows, read again)")
+    p.add_argument("--tolerance", type=float, help="allowed |exported - torch| (absolute and relative; 1e-4)")
+    p.add_argument("--overwrite", action="store_true", help="replace the export folder if it exists")
+    _trust_code(p)
+    p.set_defaults(func=_export)
+
     p = sub.add_parser("sample", help="generate rows or images with a trained GAN run (model.name: gan)")
     p.add_argument("run_dir")
     p.add_argument("-n", type=int, default=100, help="how many samples (default 100)")
@@ -262,6 +272,25 @@ def _predict(args: argparse.Namespace) -> int:
         return 0
     atomic_write(args.output, lambda f: predictions.to_csv(f, index=False))
     print(f"wrote {len(predictions)} predictions to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from deepfit.api import export
+
+    result = export(
+        args.run_dir,
+        args.output,
+        format=args.format,
+        data=args.data,
+        overwrite=args.overwrite,
+        tolerance=args.tolerance,
+        trust_code=args.trust_code,
+    )
+    figures = ", ".join(f"batch {b['batch']} {b['max_abs_diff']:.2g}" for b in result.parity["batches"])
+    rows = result.parity["rows"]
+    print(f"parity with PyTorch on {rows} held-out rows (largest difference): {figures}", file=sys.stderr)
+    print(result.path)
     return 0
 
 

@@ -30,6 +30,8 @@ TRANSFORMER_KEYS = frozenset({"d_model", "heads", "layers", "ff_dim", "positiona
 def _trim(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``ids`` cut to the batch's longest text, and each text's length ([CLS] included, so at least 1)."""
     lengths = ids.ne(PAD).sum(1).clamp(min=1)
+    if torch.compiler.is_exporting():  # an exported graph keeps the padded width (padding is masked anyway)
+        return ids, lengths
     return ids[:, : int(lengths.max())], lengths  # one host sync per batch: the width must be known
 
 
