@@ -19,6 +19,7 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
+import deepfit
 from deepfit.cli import main
 from deepfit.serve.app import ServeSettings, create_app
 from deepfit.serve.backends import ExportBackend, RunBackend, load_backend
@@ -139,6 +140,7 @@ def test_an_export_folder_is_served_by_the_runtime(tmp_path: Path, monkeypatch: 
     runtime = types.ModuleType("deepfit.runtime")
     runtime.load = lambda folder: FakeRuntime()  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "deepfit.runtime", runtime)
+    monkeypatch.setattr(deepfit, "runtime", runtime, raising=False)  # once imported, the package attribute wins
     monkeypatch.setattr(deepfit, "runtime", runtime, raising=False)
     backend = load_backend(tmp_path)
     assert isinstance(backend, ExportBackend)
@@ -160,6 +162,7 @@ def test_an_export_without_raw_input_is_refused(tmp_path: Path, monkeypatch: pyt
     runtime = types.ModuleType("deepfit.runtime")
     runtime.load = lambda folder: ArraysOnly()  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "deepfit.runtime", runtime)
+    monkeypatch.setattr(deepfit, "runtime", runtime, raising=False)  # once imported, the package attribute wins
     with pytest.raises(RunError, match="model-input arrays only") as error:
         load_backend(tmp_path)
     assert "deepfit serve RUN_DIR" in str(error.value)
