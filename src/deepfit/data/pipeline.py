@@ -49,7 +49,14 @@ def resolve_kind(config: Config, frame: pd.DataFrame | None = None) -> str:
 
 
 def prepare(config: Config, frame: pd.DataFrame | None = None) -> PreparedData:
-    return get_kind(resolve_kind(config, frame)).prepare(config, frame)
+    """The kind's skeleton, or a table streamed from disk (data.streaming; ``deepfit.data.stream``)."""
+    from deepfit.data.stream.prepare import prepare_streamed, streaming_reason
+
+    kind = resolve_kind(config, frame)
+    reason = streaming_reason(config, frame, kind)
+    if reason is not None:
+        return prepare_streamed(config, reason)
+    return get_kind(kind).prepare(config, frame)
 
 
 def load_preprocessor(raw: dict[str, Any]) -> Any:
