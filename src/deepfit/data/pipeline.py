@@ -52,11 +52,10 @@ def prepare(config: Config, frame: pd.DataFrame | None = None) -> PreparedData:
     """The kind's skeleton, or a table streamed from disk (data.streaming; ``deepfit.data.stream``)."""
     from deepfit.data.stream.prepare import prepare_streamed, streaming_reason
 
-    kind = resolve_kind(config, frame)
-    reason = streaming_reason(config, frame, kind)
+    reason = streaming_reason(config, frame)  # before detection: a detector may read the whole file
     if reason is not None:
         return prepare_streamed(config, reason)
-    return get_kind(kind).prepare(config, frame)
+    return get_kind(resolve_kind(config, frame)).prepare(config, frame)
 
 
 def load_preprocessor(raw: dict[str, Any]) -> Any:

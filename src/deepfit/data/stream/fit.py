@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from deepfit.config import Config
-from deepfit.data.schema import Schema, parse_numbers
-from deepfit.data.stream.rows import BottomK
+from deepfit.data.schema import Schema
+from deepfit.data.stream.rows import BottomK, floats
 from deepfit.data.tabular.preprocess import TabularPreprocessor, category_key
 from deepfit.data.target import fit_target, plain
 
@@ -86,7 +86,7 @@ class StreamFit:
         """The training rows of one chunk, and their sampling priorities."""
         self.rows += len(frame)
         if self.numeric:
-            values = np.column_stack([parse_numbers(frame[c])[0].to_numpy(dtype=float) for c in self.numeric])
+            values = np.column_stack([floats(frame[c]) for c in self.numeric])
             self.moments.add(values)
             self.missing += np.isnan(values).sum(0)
         for column in self.categorical:  # as TabularPreprocessor.fit counts: text keys of the present cells
@@ -95,7 +95,7 @@ class StreamFit:
         if self.schema.task == "classification":
             self.classes.update({plain(k): int(v) for k, v in target.value_counts().items()})
         else:
-            self.target.add(parse_numbers(target)[0].to_numpy(dtype=float)[:, None])
+            self.target.add(floats(target)[:, None])
         self.sample.add(frame, priority)
 
     def preprocessor(self) -> TabularPreprocessor:

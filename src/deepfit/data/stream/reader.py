@@ -201,7 +201,7 @@ class StreamData:
         rule = self.rule
         mask = rule.usable(frame)
         frame = frame[mask]
-        frame = frame[rule.split(frame) == SPLIT_CODES[self.split]]
+        frame = frame[rule.codes(frame)[0] == SPLIT_CODES[self.split]]
         pre = self.preprocessor
         y, known = pre.transform_target(frame[rule.target])
         frame = frame[known]

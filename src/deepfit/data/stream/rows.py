@@ -56,22 +56,38 @@ class RowRule:
         """Rows with a target (a finite one for regression) and, under missing: drop, every feature."""
         keep = frame[self.target].notna().to_numpy()
         if self.task == "regression":
-            parsed, _, infinite = parse_numbers(frame[self.target])
-            keep &= parsed.notna().to_numpy() & ~infinite.to_numpy()
+            keep &= ~np.isnan(floats(frame[self.target]))
         if self.drop_missing:
             keep &= ~frame[self.features].isna().any(axis=1).to_numpy()
         return keep
 
-    def split(self, frame: pd.DataFrame) -> np.ndarray:
-        """The split code of each row (``SPLIT_CODES``)."""
-        keyed = frame[[self.group_column]] if self.group_column else frame[[*self.features, self.target]]
-        u = uniform(row_hash(keyed, self.seed))
-        cuts = np.cumsum(self.fractions)[:2]
-        return np.searchsorted(cuts, u, side="right").astype(np.int8)
+    def codes(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The split code of each row (``SPLIT_CODES``) and its bottom-k sampling priority.
 
-    def priority(self, frame: pd.DataFrame) -> np.ndarray:
-        """The bottom-k sampling priority of each row (an independent hash)."""
-        return row_hash(frame[[*self.features, self.target]], self.seed, salt="p")
+        The priority is the row hash remixed (SplitMix64's finalizer), so one hash of the row serves both;
+        with a group column the split hashes the group and the priority the row.
+        """
+        hashes = row_hash(frame[[*self.features, self.target]], self.seed)
+        split = uniform(row_hash(frame[[self.group_column]], self.seed)) if self.group_column else uniform(hashes)
+        cuts = np.cumsum(self.fractions)[:2]
+        return np.searchsorted(cuts, split, side="right").astype(np.int8), mix(hashes)
+
+
+def mix(hashes: np.ndarray) -> np.ndarray:
+    """SplitMix64's finalizer (Steele et al. 2014): a bijection of uint64 whose output bits look independent."""
+    with np.errstate(over="ignore"):
+        z = hashes + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def floats(column: pd.Series) -> np.ndarray:
+    """A column as floats, NaN where a cell is missing, text or infinite (as ``schema.parse_numbers`` reads it)."""
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        values = column.to_numpy(dtype=float, na_value=np.nan)
+        return np.where(np.isinf(values), np.nan, values)
+    return parse_numbers(column)[0].to_numpy(dtype=float)
 
 
 class BottomK:
