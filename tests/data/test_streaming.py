@@ -25,6 +25,8 @@ from deepfit.errors import ConfigError
 from deepfit.training.checkpoint import load_checkpoint
 from deepfit.training.trainer import TrainingInterrupted
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread, and a core for the prefetch thread
+
 
 def table(n: int, seed: int = 0) -> pd.DataFrame:
     """A learnable table with missing numbers, a categorical column with rare levels and a yes/no column."""
@@ -44,7 +46,7 @@ def config(source: Path, **data: Any) -> dict[str, Any]:
     return {
         "data": {"source": str(source), "target": "label", "streaming": True, "stream": stream, **data},
         "model": {"name": "mlp", "hidden": [16], "dropout": 0.2},
-        "train": {"epochs": 3, "batch_size": 64, "lr": 0.003},
+        "train": {"epochs": 3, "batch_size": 64, "lr": 0.003, "diagnostics": {"enabled": False}},
         "eval": {"baselines": False},
         "output": {"report": False},
     }
@@ -154,7 +156,7 @@ def test_a_large_test_split_is_scored_exactly_by_streaming_it(tmp_path: Path) ->
     runs = {}
     for name, rows in (("held", 5000), ("streamed", 50)):
         cfg = config(path, stream={"eval_rows": rows})
-        cfg["train"]["early_stopping"] = {"enabled": False, "restore_best": False}
+        cfg["train"].update(epochs=1, early_stopping={"enabled": False, "restore_best": False})
         runs[name] = deepfit.train(cfg, run_dir=tmp_path / name, quiet=True)
     held, streamed = runs["held"].metrics["test"], runs["streamed"].metrics["test"]
     assert streamed["accuracy"] == held["accuracy"]
@@ -165,14 +167,14 @@ def test_a_large_test_split_is_scored_exactly_by_streaming_it(tmp_path: Path) ->
 
 def test_quality_equals_the_in_memory_path_on_data_that_fits_both(tmp_path: Path) -> None:
     """Same training rows, same validation and test files: the streamed run learns as well as the in-memory one."""
-    for name, seed, n in (("train", 0, 3000), ("val", 1, 600), ("test", 2, 1000)):
+    for name, seed, n in (("train", 0, 2000), ("val", 1, 500), ("test", 2, 1000)):
         table(n, seed).to_csv(tmp_path / f"{name}.csv", index=False)
     results = {}
     for streaming in (True, False):
         cfg = config(tmp_path / "train.csv", streaming=streaming,
                      validation_source=str(tmp_path / "val.csv"), test_source=str(tmp_path / "test.csv"))
         cfg["data"]["clean"] = {"drop_duplicates": False, "conflicts": "keep"}
-        cfg["train"]["epochs"] = 8
+        cfg["train"]["epochs"] = 6
         results[streaming] = deepfit.train(cfg, run_dir=tmp_path / str(streaming), quiet=True).metrics["test"]
     assert results[True]["accuracy"] > 0.85
     assert abs(results[True]["accuracy"] - results[False]["accuracy"]) < 0.03
@@ -229,7 +231,7 @@ def cfg(source, streaming):
     return {
         "data": {"source": source, "target": "y", "streaming": streaming,
                  "split": {"train": 0.9, "validation": 0.05, "test": 0.05},
-                 "stream": {"chunk_rows": 2048, "shuffle_buffer": 2048, "sample_rows": 1000, "eval_rows": 5000,
+                 "stream": {"chunk_rows": 1024, "shuffle_buffer": 1024, "sample_rows": 500, "eval_rows": 500,
                             "prefetch": 2, "cache_dir": sys.argv[2]}},
         "model": {"name": "mlp", "hidden": [16]},
         "train": {"epochs": 1, "batch_size": 256, "lr": 0.003},
@@ -251,7 +253,7 @@ print(result.metrics["test"]["accuracy"], whole)
 
 
 def test_a_file_several_times_larger_than_the_memory_cap_trains(tmp_path: Path) -> None:
-    """RLIMIT_DATA at the process's data size + 24 MiB; the file takes 96 MiB in memory (4x): it streams, and
+    """RLIMIT_DATA at the process's data size + 32 MiB (a thread stack reserves 8 of them); the file takes 97 MB in memory (3x): it streams, and
     reading it whole fails under the same cap."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -262,13 +264,13 @@ def test_a_file_several_times_larger_than_the_memory_cap_trains(tmp_path: Path) 
         for _ in range(25):  # 25 x 4,000 rows x 121 columns x 8 bytes = 97 MB
             x = rng.normal(size=(4000, columns))
             y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
-            writer.write_table(pa.table({**{f"x{j}": x[:, j] for j in range(columns)}, "y": y}), row_group_size=2048)
+            writer.write_table(pa.table({**{f"x{j}": x[:, j] for j in range(columns)}, "y": y}), row_group_size=1024)
     small = pd.read_parquet(tmp_path / "big.parquet").head(3000)
     small.to_parquet(tmp_path / "small.parquet")
     script = tmp_path / "capped.py"
     script.write_text(textwrap.dedent(CAPPED))
     env = {**os.environ, "MALLOC_ARENA_MAX": "2", "ARROW_DEFAULT_MEMORY_POOL": "system", "OMP_NUM_THREADS": "1"}
-    args = [str(tmp_path / "big.parquet"), str(tmp_path / "cache"), str(tmp_path / "small.parquet"), str(tmp_path), "24"]
+    args = [str(tmp_path / "big.parquet"), str(tmp_path / "cache"), str(tmp_path / "small.parquet"), str(tmp_path), "32"]
     done = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     accuracy, whole = done.stdout.split()

@@ -100,7 +100,7 @@ def prepare_streamed(config: Config, reason: str) -> StreamedData:
     cache = config.resolve_path(settings.cache_dir) if settings.cache_dir else default_cache_dir()
     table_path = parquet_copy(path, settings.chunk_rows, cache)
     table = pq.ParquetFile(table_path)
-    head = next(table.iter_batches(batch_size=settings.sample_rows)).to_pandas()
+    head = _head(table, settings.sample_rows)
     head.attrs["path"] = str(path)
     target = resolve_target(head, data, data.source)
     schema = infer_schema(head, data, target)
@@ -178,6 +178,19 @@ def prepare_streamed(config: Config, reason: str) -> StreamedData:
         report["rows_with_classes_unseen_in_train"] = unseen
     spec = TabularKind().spec(config, pre, tensors, report)
     return StreamedData(tensors, frames, spec, pre, schema, report, streams)
+
+
+def _head(table: Any, rows: int) -> pd.DataFrame:
+    """The first ``rows`` rows, read a row group at a time."""
+    parts, count = [], 0
+    for group in range(table.num_row_groups):
+        if count >= rows:
+            break
+        parts.append(table.read_row_group(group).to_pandas())
+        count += len(parts[-1])
+    if not count:
+        raise DataError(f"{table.metadata} holds no rows", hint="check that the file is complete")
+    return pd.concat(parts, ignore_index=True).head(rows)
 
 
 def _report(
