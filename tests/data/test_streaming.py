@@ -35,14 +35,21 @@ def table(n: int, seed: int = 0) -> pd.DataFrame:
     color = rng.choice(["red", "green", "blue", "violet", "teal"], p=[0.4, 0.3, 0.298, 0.001, 0.001], size=n)
     flag = rng.choice(["yes", "no"], size=n)
     label = np.where(x[:, 0] + 0.8 * x[:, 1] + (color == "red") - 0.3 > 0, "up", "down")
-    frame = pd.DataFrame({"a": x[:, 0], "b": x[:, 1].round(4), "c": x[:, 2], "color": color, "flag": flag, "label": label})
+    frame = pd.DataFrame(
+        {"a": x[:, 0], "b": x[:, 1].round(4), "c": x[:, 2], "color": color, "flag": flag, "label": label}
+    )
     frame.loc[rng.random(n) < 0.05, "b"] = np.nan
     frame.loc[rng.random(n) < 0.02, "color"] = None
     return frame
 
 
 def config(source: Path, **data: Any) -> dict[str, Any]:
-    stream = {"chunk_rows": 256, "shuffle_buffer": 300, "cache_dir": str(source.parent / "cache"), **data.pop("stream", {})}
+    stream = {
+        "chunk_rows": 256,
+        "shuffle_buffer": 300,
+        "cache_dir": str(source.parent / "cache"),
+        **data.pop("stream", {}),
+    }
     return {
         "data": {"source": str(source), "target": "label", "streaming": True, "stream": stream, **data},
         "model": {"name": "mlp", "hidden": [16], "dropout": 0.2},
@@ -84,8 +91,9 @@ def test_exact_statistics_do_not_depend_on_the_sample(tmp_path: Path) -> None:
     """With a sample smaller than the split, means, scales, categories and classes stay exact."""
     path = tmp_path / "t.parquet"
     table(3000).to_parquet(path)
-    cfg = load_config(config(path, preprocess={"scaling": "standard"}, clean={"numeric_impute": "mean"},
-                             stream={"sample_rows": 200}))
+    cfg = load_config(
+        config(path, preprocess={"scaling": "standard"}, clean={"numeric_impute": "mean"}, stream={"sample_rows": 200})
+    )
     prepared = prepare(cfg)
     rows = train_rows(path, prepared)
     expected = TabularPreprocessor.for_config(cfg.data.preprocess, cfg.data.clean).fit(rows, prepared.schema).state
@@ -171,8 +179,12 @@ def test_quality_equals_the_in_memory_path_on_data_that_fits_both(tmp_path: Path
         table(n, seed).to_csv(tmp_path / f"{name}.csv", index=False)
     results = {}
     for streaming in (True, False):
-        cfg = config(tmp_path / "train.csv", streaming=streaming,
-                     validation_source=str(tmp_path / "val.csv"), test_source=str(tmp_path / "test.csv"))
+        cfg = config(
+            tmp_path / "train.csv",
+            streaming=streaming,
+            validation_source=str(tmp_path / "val.csv"),
+            test_source=str(tmp_path / "test.csv"),
+        )
         cfg["data"]["clean"] = {"drop_duplicates": False, "conflicts": "keep"}
         cfg["train"]["epochs"] = 6
         results[streaming] = deepfit.train(cfg, run_dir=tmp_path / str(streaming), quiet=True).metrics["test"]
@@ -253,14 +265,17 @@ print(result.metrics["test"]["accuracy"], whole)
 
 
 def test_a_file_several_times_larger_than_the_memory_cap_trains(tmp_path: Path) -> None:
-    """RLIMIT_DATA at the process's data size + 32 MiB (a thread stack reserves 8 of them); the file takes 97 MB in memory (3x): it streams, and
-    reading it whole fails under the same cap."""
+    """RLIMIT_DATA at the process's data size + 32 MiB (a thread stack reserves 8 of them); the file takes
+    97 MB in memory (3x): it streams, and reading it whole fails under the same cap."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     rng = np.random.default_rng(0)
     columns = 120
-    with pq.ParquetWriter(tmp_path / "big.parquet", pa.schema([*(pa.field(f"x{j}", pa.float64()) for j in range(columns)), pa.field("y", pa.int64())])) as writer:
+    with pq.ParquetWriter(
+        tmp_path / "big.parquet",
+        pa.schema([*(pa.field(f"x{j}", pa.float64()) for j in range(columns)), pa.field("y", pa.int64())]),
+    ) as writer:
         for _ in range(25):  # 25 x 4,000 rows x 121 columns x 8 bytes = 97 MB
             x = rng.normal(size=(4000, columns))
             y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
@@ -270,7 +285,13 @@ def test_a_file_several_times_larger_than_the_memory_cap_trains(tmp_path: Path) 
     script = tmp_path / "capped.py"
     script.write_text(textwrap.dedent(CAPPED))
     env = {**os.environ, "MALLOC_ARENA_MAX": "2", "ARROW_DEFAULT_MEMORY_POOL": "system", "OMP_NUM_THREADS": "1"}
-    args = [str(tmp_path / "big.parquet"), str(tmp_path / "cache"), str(tmp_path / "small.parquet"), str(tmp_path), "32"]
+    args = [
+        str(tmp_path / "big.parquet"),
+        str(tmp_path / "cache"),
+        str(tmp_path / "small.parquet"),
+        str(tmp_path),
+        "32",
+    ]
     done = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     accuracy, whole = done.stdout.split()

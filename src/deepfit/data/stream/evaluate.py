@@ -15,7 +15,9 @@ from deepfit.data.stream.reader import StreamData
 
 
 @torch.inference_mode()
-def evaluate_stream(model: nn.Module, data: StreamData, batch_size: int, spec: Any, preprocessor: Any) -> dict[str, Any]:
+def evaluate_stream(
+    model: nn.Module, data: StreamData, batch_size: int, spec: Any, preprocessor: Any
+) -> dict[str, Any]:
     """The same report as ``evaluation.evaluate.evaluate_data``, from streamed batches."""
     from deepfit.evaluation.evaluate import predict_outputs, report_outputs
 

@@ -78,13 +78,13 @@ def streaming_reason(config: Config, frame: pd.DataFrame | None) -> str | None:
 
 
 def prepare_streamed(config: Config, reason: str) -> StreamedData:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     from deepfit.data.schema import infer_schema, resolve_target
     from deepfit.data.split import split_fractions
     from deepfit.data.tabular.kind import TabularKind, external_splits
     from deepfit.models.select import tabular_family
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     data, settings = config.data, config.data.stream
     path = source_path(config)
@@ -113,7 +113,8 @@ def prepare_streamed(config: Config, reason: str) -> StreamedData:
     external = external_splits(config)
     fractions = split_fractions(data.split, external)
     seed = data.split.seed if data.split.seed is not None else config.train.seed
-    rule = RowRule(target, schema.task, schema.features, tuple(float(f) for f in fractions), seed, group)
+    shares = (float(fractions[0]), float(fractions[1]), float(fractions[2]))
+    rule = RowRule(target, schema.task, schema.features, shares, seed, group)
     rule.drop_missing = data.clean.missing == "drop"
 
     fitter = StreamFit(config, schema)
@@ -144,11 +145,14 @@ def prepare_streamed(config: Config, reason: str) -> StreamedData:
     streams: dict[str, StreamData] = {}
 
     def stream(split: str, rows: int) -> StreamData:
-        return StreamData(table_path, columns, rule, split, pre, rows, buffer=settings.shuffle_buffer,
-                          prefetch=settings.prefetch)
+        return StreamData(
+            table_path, columns, rule, split, pre, rows, buffer=settings.shuffle_buffer, prefetch=settings.prefetch
+        )
 
     tensors["train"] = stream("train", fitter.rows)
-    tensors["train"].counts = [int(fitter.classes.get(c, 0)) for c in pre.classes] if schema.task == "classification" else []
+    tensors["train"].counts = (
+        [int(fitter.classes.get(c, 0)) for c in pre.classes] if schema.task == "classification" else []
+    )
     unseen = {}
     for name in ("validation", "test"):
         if name in external:

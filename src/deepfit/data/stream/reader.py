@@ -21,6 +21,7 @@ reading the rows before it again. A background thread reads, preprocesses and ba
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -116,10 +117,8 @@ class StreamData:
         finally:
             stop.set()
             while worker.is_alive():
-                try:
+                with contextlib.suppress(queue.Empty):
                     items.get(timeout=0.05)
-                except queue.Empty:
-                    pass
             worker.join()
 
     def _produce(

@@ -56,7 +56,7 @@ def memory_estimate(path: Path) -> int:
 
 
 def available_memory() -> int:
-    """Bytes of memory available now (Linux: MemAvailable; else psutil when installed; else physical pages)."""
+    """Bytes of memory available now (Linux: MemAvailable; elsewhere the free physical pages)."""
     try:
         with open("/proc/meminfo") as handle:
             for line in handle:
@@ -64,12 +64,7 @@ def available_memory() -> int:
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
-    try:
-        import psutil
-
-        return int(psutil.virtual_memory().available)
-    except ImportError:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def parquet_copy(path: Path, chunk_rows: int, cache_dir: Path) -> Path:
@@ -129,7 +124,9 @@ def _convert_csv(path: Path, temp: Path, chunk_rows: int, sep: str) -> None:
             found = _COLUMN.search(str(exc))
             names = list(types)
             if found is None or int(found.group(1)) >= len(names) or types[names[int(found.group(1))]] == pa.string():
-                raise DataError(f"{path}: cannot be read: {exc}", hint="check the file is a valid, complete table") from None
+                raise DataError(
+                    f"{path}: cannot be read: {exc}", hint="check the file is a valid, complete table"
+                ) from None
             types[names[int(found.group(1))]] = pa.string()
 
 
