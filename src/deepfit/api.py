@@ -412,7 +412,9 @@ def lr_find(
     seed_everything(cfg.train.seed)
     model = build_model(cfg.model, spec)
     device = resolve_device(cfg.train.device)
-    counts = train_data.target.bincount() if spec.task == "classification" else None
+    counts = None
+    if spec.task == "classification":  # streamed data counted its classes while it was fitted
+        counts = train_data.class_counts() if hasattr(train_data, "class_counts") else train_data.target.bincount()
     loss = build_loss(cfg.train, spec.task, counts)
     result = find_lr(model.to(device), train_data, cfg.train, loss=loss.to(device), device=device)
     if plot_path is not None:

@@ -297,3 +297,18 @@ def test_a_file_several_times_larger_than_the_memory_cap_trains(tmp_path: Path) 
     accuracy, whole = done.stdout.split()
     assert whole == "MemoryError"
     assert float(accuracy) > 0.9
+
+
+def test_the_streaming_example_runs_as_documented(tmp_path: Path) -> None:
+    """examples/streaming.yaml on the data examples/make_big_table.py writes (fewer rows, two epochs)."""
+    import shutil
+
+    from tests.conftest import ROOT
+
+    out = tmp_path / "data" / "big.csv"
+    make = [sys.executable, str(ROOT / "examples" / "make_big_table.py"), "--rows", "6000", "--out", str(out)]
+    subprocess.run(make, check=True, capture_output=True)
+    shutil.copy(ROOT / "examples" / "streaming.yaml", tmp_path / "streaming.yaml")
+    overrides = {"train.epochs": 2, "data.stream.cache_dir": str(tmp_path / "cache"), "output.report": False}
+    result = deepfit.train(tmp_path / "streaming.yaml", run_dir=tmp_path / "run", overrides=overrides, quiet=True)
+    assert result.metrics["test"]["accuracy"] > 0.8
