@@ -312,3 +312,31 @@ def test_the_streaming_example_runs_as_documented(tmp_path: Path) -> None:
     overrides = {"train.epochs": 2, "data.stream.cache_dir": str(tmp_path / "cache"), "output.report": False}
     result = deepfit.train(tmp_path / "streaming.yaml", run_dir=tmp_path / "run", overrides=overrides, quiet=True)
     assert result.metrics["test"]["accuracy"] > 0.8
+
+
+def test_a_regression_target_is_standardised_with_its_exact_training_moments(tmp_path: Path) -> None:
+    frame = table(2000).drop(columns="label").assign(price=lambda f: 3 * f["a"] + 10 + (f["color"] == "red"))
+    frame.to_parquet(tmp_path / "t.parquet")
+    cfg = load_config(
+        {
+            **config(tmp_path / "t.parquet", stream={"sample_rows": 100}),
+            "data": {**config(tmp_path / "t.parquet")["data"], "target": "price", "stream": {"sample_rows": 100}},
+        }
+    )
+    prepared = prepare(cfg)
+    rows = train_rows(tmp_path / "t.parquet", prepared)
+    state = prepared.preprocessor.state
+    assert prepared.spec.task == "regression"
+    assert state["target_mean"] == pytest.approx(rows["price"].mean(), rel=1e-12)
+    assert state["target_std"] == pytest.approx(rows["price"].std(ddof=0), rel=1e-12)
+
+
+def test_a_group_stays_in_one_split(tmp_path: Path) -> None:
+    frame = table(3000).assign(store=lambda f: np.arange(len(f)) % 40)
+    frame.to_parquet(tmp_path / "t.parquet")
+    prepared = prepare(load_config(config(tmp_path / "t.parquet", split={"group_column": "store"})))
+    data = prepared.tensors["train"]
+    rows = pd.read_parquet(data.path)
+    codes = data.rule.codes(rows[data.rule.usable(rows)])[0]
+    splits_per_store = pd.Series(codes).groupby(rows["store"].to_numpy()).nunique()
+    assert (splits_per_store == 1).all() and set(codes) == {0, 1, 2}

@@ -56,9 +56,9 @@ class RowRule:
         """Rows with a target (a finite one for regression) and, under missing: drop, every feature."""
         keep = frame[self.target].notna().to_numpy()
         if self.task == "regression":
-            keep &= ~np.isnan(floats(frame[self.target]))
+            keep = keep & ~np.isnan(floats(frame[self.target]))
         if self.drop_missing:
-            keep &= ~frame[self.features].isna().any(axis=1).to_numpy()
+            keep = keep & ~frame[self.features].isna().any(axis=1).to_numpy()
         return keep
 
     def codes(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
