@@ -98,6 +98,8 @@ def prepare_streamed(config: Config, reason: str) -> StreamedData:
             hint="split the file by time into data.validation_source / data.test_source, or stream without it",
         )
     cache = config.resolve_path(settings.cache_dir) if settings.cache_dir else default_cache_dir()
+    if settings.cache_dir:  # saved absolute, as data.source is: a resume reads the run's config from elsewhere
+        settings.cache_dir = str(cache)
     table_path = parquet_copy(path, settings.chunk_rows, cache)
     table = pq.ParquetFile(table_path)
     head = _head(table, settings.sample_rows)
