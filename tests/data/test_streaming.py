@@ -211,6 +211,10 @@ def test_a_csv_column_that_turns_to_text_late_is_converted_as_text(tmp_path: Pat
     frame.to_csv(tmp_path / "t.csv", index=False)
     prepared = prepare(load_config(config(tmp_path / "t.csv", stream={"chunk_rows": 4096})))
     assert prepared.schema.kinds["c"] == "numeric" and prepared.report["rows_in"] == 12000
+    data = prepared.tensors["train"]
+    in_train = data.rule.codes(pd.read_parquet(data.path).iloc[[11000]])[0][0] == 0  # as the stream hashes it
+    named = any("column 'c': 1 cells of the training split are not numbers" in n for n in prepared.report["notes"])
+    assert named == in_train
 
 
 @pytest.mark.parametrize(

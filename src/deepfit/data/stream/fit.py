@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from deepfit.config import Config
-from deepfit.data.schema import Schema
+from deepfit.data.schema import Schema, parse_numbers
 from deepfit.data.stream.rows import BottomK, floats
 from deepfit.data.tabular.preprocess import TabularPreprocessor, category_key
 from deepfit.data.target import fit_target, plain
@@ -76,6 +76,7 @@ class StreamFit:
         self.categorical = [c for c, k in schema.kinds.items() if k == "categorical"]
         self.moments = Moments(len(self.numeric))
         self.missing = np.zeros(len(self.numeric))
+        self.text_cells: Counter[str] = Counter()
         self.counts: dict[str, Counter[str]] = {c: Counter() for c in self.categorical}
         self.classes: Counter[Any] = Counter()
         self.target = Moments(1)
@@ -87,6 +88,9 @@ class StreamFit:
         self.rows += len(frame)
         if self.numeric:
             values = np.column_stack([floats(frame[c]) for c in self.numeric])
+            for c in self.numeric:  # cells of a numeric column that are text: imputed, and counted for the report
+                if not pd.api.types.is_numeric_dtype(frame[c]):
+                    self.text_cells[c] += int(parse_numbers(frame[c])[1].sum())
             self.moments.add(values)
             self.missing += np.isnan(values).sum(0)
         for column in self.categorical:  # as TabularPreprocessor.fit counts: text keys of the present cells

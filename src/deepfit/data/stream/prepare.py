@@ -218,6 +218,9 @@ def _report(
         f"column kinds from the first {settings.sample_rows:,} rows; quantiles, medians, dates and text fitted on "
         f"{sample}; no duplicate or conflict removal while streaming",
     ]
+    for column, n in fitter.text_cells.items():
+        if n:
+            notes.append(f"column '{column}': {n:,} cells of the training split are not numbers; treated as missing")
     if table_path != path:
         notes.append(f"Parquet copy: {table_path}")
     return {
