@@ -232,9 +232,14 @@ def _target_scale(prepared: Any) -> tuple[float, float]:
 def _evaluate(cfg: Config, prepared: Any, model: Any) -> dict[str, Any]:
     from deepfit.evaluation.evaluate import evaluate_data
 
-    tensors = prepared.tensors
+    tensors, streams = prepared.tensors, getattr(prepared, "streams", {})  # streams: splits larger than memory
+    if streams:
+        from deepfit.data.stream.evaluate import evaluate_stream
+
     return {
-        split: evaluate_data(model, tensors[split], cfg.eval.batch_size, prepared.spec, prepared.preprocessor)
+        split: (evaluate_stream if split in streams else evaluate_data)(
+            model, streams.get(split, tensors.get(split)), cfg.eval.batch_size, prepared.spec, prepared.preprocessor
+        )
         for split in ("validation", "test")
         if split in tensors
     }
@@ -318,9 +323,13 @@ def _baselines(
 ) -> tuple[dict[str, dict[str, Any]], Any]:
     """scikit-learn baselines on the same training split (eval.baselines), and the finding when one clearly
     beats the network on validation (added to the run's diagnostics, which print and save it)."""
+    from deepfit.data.stream.reader import StreamData
     from deepfit.evaluation import baselines as B
 
     if not cfg.eval.baselines or not B.supports(prepared.spec):
+        return {}, None
+    if isinstance(prepared.tensors["train"], StreamData):
+        console.print("Baselines: skipped (the training data is streamed: scikit-learn would load it whole)")
         return {}, None
     console.print("Baselines: fitting scikit-learn models on the training split (eval.baselines: false skips this)")
     results = B.fit_baselines(prepared, seed=cfg.train.seed)
@@ -403,7 +412,9 @@ def lr_find(
     seed_everything(cfg.train.seed)
     model = build_model(cfg.model, spec)
     device = resolve_device(cfg.train.device)
-    counts = train_data.target.bincount() if spec.task == "classification" else None
+    counts = None
+    if spec.task == "classification":  # streamed data counted its classes while it was fitted
+        counts = train_data.class_counts() if hasattr(train_data, "class_counts") else train_data.target.bincount()
     loss = build_loss(cfg.train, spec.task, counts)
     result = find_lr(model.to(device), train_data, cfg.train, loss=loss.to(device), device=device)
     if plot_path is not None:

@@ -30,6 +30,7 @@ from deepfit.config.data import (
     PreprocessConfig,
     SequenceConfig,
     SplitConfig,
+    StreamConfig,
     TextConfig,
     TimeSeriesConfig,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "Section",
     "SequenceConfig",
     "SplitConfig",
+    "StreamConfig",
     "TabMConfig",
     "TextConfig",
     "TextRNNConfig",

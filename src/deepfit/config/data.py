@@ -201,6 +201,40 @@ class SequenceConfig(Section):
     )
 
 
+class StreamConfig(Section):
+    """Settings of data streamed from disk (data.streaming; docs/streaming.md)."""
+
+    memory_fraction: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="data.streaming auto: stream when the source's in-memory size is above this fraction of the "
+        "memory available when the run starts.",
+    )
+    chunk_rows: int = Field(
+        16384, ge=64, description="Rows per Parquet row group written when a CSV is converted (the shuffled unit)."
+    )
+    shuffle_buffer: int = Field(
+        16384, ge=0, description="Rows held in the shuffle buffer that mixes row groups read in a seeded order."
+    )
+    prefetch: int = Field(8, ge=1, description="Batches a background thread prepares ahead of the training loop.")
+    sample_rows: int = Field(
+        50000,
+        ge=100,
+        description="Training rows in the uniform sample (seeded hash) that fits what one pass cannot fit exactly: "
+        "quantiles, the median, dates, free text; also the head read for column kinds.",
+    )
+    eval_rows: int = Field(
+        50000,
+        ge=10,
+        description="Validation and test rows held in memory; a larger split is scored exactly by streaming it, "
+        "and early stopping watches a sample of this many rows.",
+    )
+    cache_dir: str | None = Field(
+        None, description="Folder of the Parquet copies of CSV sources; default $XDG_CACHE_HOME/deepfit/stream."
+    )
+
+
 class DataConfig(Section):
     source: str | None = Field(
         None, description="builtin:<name>, or a .csv/.parquet/.npz path relative to the config file."
@@ -227,3 +261,9 @@ class DataConfig(Section):
     timeseries: TimeSeriesConfig = Field(default_factory=TimeSeriesConfig)
     sequence: SequenceConfig = Field(default_factory=SequenceConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    streaming: bool | Literal["auto"] = Field(
+        "auto",
+        description="Read a table from disk in row groups instead of loading it: true, false, or auto (when the "
+        "file's in-memory size is above data.stream.memory_fraction of the available memory).",
+    )
+    stream: StreamConfig = Field(default_factory=StreamConfig)

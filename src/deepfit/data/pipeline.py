@@ -49,6 +49,12 @@ def resolve_kind(config: Config, frame: pd.DataFrame | None = None) -> str:
 
 
 def prepare(config: Config, frame: pd.DataFrame | None = None) -> PreparedData:
+    """The kind's skeleton, or a table streamed from disk (data.streaming; ``deepfit.data.stream``)."""
+    from deepfit.data.stream.prepare import prepare_streamed, streaming_reason
+
+    reason = streaming_reason(config, frame)  # before detection: a detector may read the whole file
+    if reason is not None:
+        return prepare_streamed(config, reason)
     return get_kind(resolve_kind(config, frame)).prepare(config, frame)
 
 

@@ -159,6 +159,8 @@ class Trainer:
                 epoch_order = position["order"] if position else shuffle.get_state()
                 shuffle.set_state(epoch_order)
                 start = position["batch"] if position else 0
+                if position and hasattr(train, "load_position"):  # streamed data: its buffer and read position
+                    train.load_position(position)
                 step.start_epoch(position)
                 position = None
                 batches = train.batches(cfg.batch_size, shuffle=True, generator=shuffle, augment=True, start=start)
@@ -169,7 +171,8 @@ class Trainer:
                     state.step += 1
                     emit.batch("on_batch_end", state)
                     if self.interrupts.signal:
-                        self._save_interrupted(state, emit, {"order": epoch_order, "batch": index + 1})
+                        where = {"order": epoch_order, "batch": index + 1}
+                        self._save_interrupted(state, emit, {**where, **getattr(train, "position", dict)()})
 
                 state.epoch += 1
                 state.logs = {"epoch": state.epoch, **step.epoch_logs(len(train))}
@@ -197,7 +200,9 @@ class Trainer:
     # ------------------------------------------------------------ pieces of the loop
     def _loss(self, train: TensorData, task: str | None, device: torch.device) -> nn.Module:
         task = task or ("classification" if train.target.dtype == torch.int64 else "regression")
-        counts = torch.bincount(train.target.cpu()) if task == "classification" else None
+        counts = None
+        if task == "classification":  # streamed data counts its classes in the pass that fits it
+            counts = train.class_counts() if hasattr(train, "class_counts") else torch.bincount(train.target.cpu())
         return build_loss(self.config, task, counts).to(device)
 
     def _early_stopping(self, has_val: bool) -> EarlyStopping:
