@@ -39,6 +39,7 @@ from deepfit.config.run import Config, EvalConfig, OutputConfig, PrunerConfig, S
 from deepfit.config.train import (
     DiagnosticsConfig,
     EarlyStoppingConfig,
+    FineTuneConfig,
     OptimizerConfig,
     ScheduleConfig,
     TrainConfig,
@@ -55,6 +56,7 @@ __all__ = [
     "DiagnosticsConfig",
     "EarlyStoppingConfig",
     "EvalConfig",
+    "FineTuneConfig",
     "GANConfig",
     "ImageConfig",
     "MLPConfig",

@@ -65,6 +65,12 @@ class ModelConfig(Section, metaclass=_ByName):
         lt=1,
         description="Dropout after each hidden layer (rnn, lstm, gru: between layers and before the head).",
     )
+    init_from: str | None = Field(
+        None,
+        description="A finished run directory whose weights start this model (layers matched by name and shape; "
+        "its fitted input preprocessing reused where the data kinds match). Not --resume: a new run with its own "
+        "optimizer, schedule and epochs (docs/transfer.md).",
+    )
 
     @field_validator("name")
     @classmethod
