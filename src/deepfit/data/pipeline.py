@@ -48,8 +48,10 @@ def resolve_kind(config: Config, frame: pd.DataFrame | None = None) -> str:
     return "tabular"
 
 
-def prepare(config: Config, frame: pd.DataFrame | None = None) -> PreparedData:
-    return get_kind(resolve_kind(config, frame)).prepare(config, frame)
+def prepare(config: Config, frame: pd.DataFrame | None = None, source: Preprocessor | None = None) -> PreparedData:
+    """``source``: the fitted preprocessing of model.init_from's run, reused where the kind can (docs/transfer.md)."""
+    kind = get_kind(resolve_kind(config, frame))
+    return kind.prepare(config, frame) if source is None else kind.prepare(config, frame, source=source)
 
 
 def load_preprocessor(raw: dict[str, Any]) -> Any:

@@ -236,8 +236,14 @@ class SeriesKind(DataKind[SeriesPreprocessor]):
     def spec(self, config: Config, pre: SeriesPreprocessor, tensors: dict, report: dict[str, Any]) -> DataSpec:
         raise NotImplementedError("SeriesKind.prepare makes the spec")
 
-    def prepare(self, config: Config, frame: pd.DataFrame | None = None) -> PreparedData:
-        return prepare_timeseries(config, frame)
+    def prepare(
+        self, config: Config, frame: pd.DataFrame | None = None, *, source: Preprocessor | None = None
+    ) -> PreparedData:
+        prepared = prepare_timeseries(config, frame)
+        if source is not None:  # the windows' scaling is fitted per run: a forecast model sees its own data's
+            line = "preprocessing fitted on this data, not the source run's: series are scaled per run"
+            prepared.report["init_from"] = {"preprocessing": "fitted", "line": line}
+        return prepared
 
 
 def prepare_timeseries(config: Config, frame: pd.DataFrame | None = None) -> PreparedData:
