@@ -208,7 +208,7 @@ def _build(cfg: Config, spec: Any, run: _Run, checkpoint: dict[str, Any] | None)
     if recipe:
         console.print(f"  • training: {recipe}")
     if run.source is not None and checkpoint is None:  # a new run from an earlier run's weights (a resume has its own)
-        _init_weights(model, run)
+        _init_weights(model, run, spec)
     if cfg.model.name == "custom":
         from deepfit.code import code_digest
 
@@ -232,11 +232,11 @@ def _init_source(cfg: Config, trust_code: bool) -> Any:
     return load_source(cfg.model.init_from, trust_code=trust_code)
 
 
-def _init_weights(model: Any, run: _Run) -> None:
+def _init_weights(model: Any, run: _Run, spec: Any) -> None:
     """model.init_from: matching tensors loaded, the table printed, transfer.json written (docs/transfer.md)."""
     from deepfit.transfer import TRANSFER, init_from, print_transfer
 
-    result = init_from(model, run.source)
+    result = init_from(model, run.source, spec)
     print_transfer(run.console, result, model)
     write_json(run.dir / TRANSFER, result)
 

@@ -77,7 +77,17 @@ def source_architecture(model: Any, source: SourceRun) -> Any:
     return chosen
 
 
-def init_from(model: Any, source: SourceRun) -> dict[str, Any]:
+def same_outputs(source: SourceRun, spec: Any) -> bool:
+    """Whether the source's outputs mean this run's: the same task and classes (then its head is kept too)."""
+    theirs = source.meta["spec"]
+    if theirs.get("task") != spec.task:
+        return False
+    if spec.task == "classification":
+        return [str(c) for c in theirs.get("class_names", [])] == [str(c) for c in spec.class_names]
+    return int(theirs.get("n_outputs", 0)) == spec.n_outputs
+
+
+def init_from(model: Any, source: SourceRun, spec: Any) -> dict[str, Any]:
     """Load the source's matching tensors into ``model``; the result ``transfer.json`` holds.
 
     Nothing matching at all (another architecture, say) is a ConfigError: a run that silently starts from
@@ -85,7 +95,7 @@ def init_from(model: Any, source: SourceRun) -> dict[str, Any]:
     """
     from deepfit.models.transfer import load_matching
 
-    result = load_matching(model, source.weights)
+    result = load_matching(model, source.weights, keep_head=same_outputs(source, spec))
     if not result["loaded"]:
         raise ConfigError(
             f"model.init_from: no layer of {source.dir} (a {source.architecture}) matches this model by name and "
@@ -102,12 +112,13 @@ def print_transfer(console: Any, result: dict[str, Any], model: Any) -> None:
     from deepfit.models.transfer import summary_rows
 
     table = Table(title=f"Initialised from {result['source']}", title_justify="left")
-    for column in ("module", "loaded", "shape differs", "new"):
+    for column in ("module", "loaded", "skipped", "new"):
         table.add_column(column, justify="left" if column == "module" else "right")
     for module, loaded, skipped, new in summary_rows(result, model):
         table.add_row(module, str(loaded), str(skipped or ""), str(new or ""))
     console.print(table)
-    lines = [f"{s['name']}: {s['source']} in the source, {s['model']} here (newly initialised)" for s in result["skipped"]]
+    why = {"shape": "{source} in the source, {model} here", "outputs": "the source's outputs are other classes"}
+    lines = [f"{s['name']} newly initialised: {why[s['reason']].format(**s)}" for s in result["skipped"]]
     if result["unused"]:
         lines.append(f"{len(result['unused'])} tensors of the source not in this model: {', '.join(result['unused'][:5])}")
     if result.get("preprocessing"):

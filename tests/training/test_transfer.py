@@ -60,8 +60,8 @@ def test_init_from_loads_matching_layers_and_reports_the_new_head(tmp_path: Path
     report = json.loads((tmp_path / "target" / "transfer.json").read_text())
     assert report["loaded"] == ["body.0.weight", "body.0.bias", "body.3.weight", "body.3.bias"]  # body.2: dropout
     assert report["skipped"] == [
-        {"name": "head.weight", "source": [3, 16], "model": [2, 16]},
-        {"name": "head.bias", "source": [3], "model": [2]},
+        {"name": "head.weight", "source": [3, 16], "model": [2, 16], "reason": "shape"},
+        {"name": "head.bias", "source": [3], "model": [2], "reason": "shape"},
     ]
     assert report["new"] == [] and report["unused"] == []
     assert report["preprocessing"]["preprocessing"] == "reused"  # the same four columns: the source's scalers
@@ -72,6 +72,16 @@ def test_init_from_loads_matching_layers_and_reports_the_new_head(tmp_path: Path
     assert pre["state"]["classes"] == ["no", "yes"]  # the target encoding is this data's
     source_pre = json.loads((tmp_path / "source" / "model" / "preprocessing.json").read_text())
     assert pre["state"]["numeric"] == source_pre["state"]["numeric"]
+
+
+def test_the_head_is_kept_only_for_the_same_classes(tmp_path: Path) -> None:
+    deepfit.train(mlp_config(), data=table(200, ["a", "b"], 0), run_dir=tmp_path / "s", verbose=False)
+    for name, classes in (("same", ["a", "b"]), ("other", ["c", "d"])):  # as many classes, other meanings
+        config = mlp_config(init_from=str(tmp_path / "s"))
+        deepfit.train(config, data=table(200, classes, 1), run_dir=tmp_path / name, verbose=False)
+    same, other = (json.loads((tmp_path / n / "transfer.json").read_text()) for n in ("same", "other"))
+    assert "head.weight" in same["loaded"] and not same["skipped"]
+    assert [(s["name"], s["reason"]) for s in other["skipped"]] == [("head.weight", "outputs"), ("head.bias", "outputs")]
 
 
 def test_init_from_refuses_a_model_nothing_fits(tmp_path: Path) -> None:

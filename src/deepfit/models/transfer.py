@@ -11,8 +11,9 @@ the body's blocks in the order they are registered (a top-level module, or each 
 scale between (fastai's ``even_mults``).
 
 :func:`load_matching` starts a model from another run's weights: a tensor whose name and shape match is
-copied; one whose shape differs (a head for other classes) keeps its new initialisation and is reported, as
-are the new tensors and the source's unused ones.
+copied; one whose shape differs keeps its new initialisation and is reported, as are the new tensors and the
+source's unused ones. The head is loaded only when its outputs mean the same (the same task and classes): for other
+classes it starts anew even when there are as many (digits 5-9 after 0-4), as fastai and Keras replace it.
 """
 
 from __future__ import annotations
@@ -107,19 +108,26 @@ def layer_groups(model: nn.Module, groups: int, lr_mult: float) -> list[tuple[li
 
 
 # ---------------------------------------------------------------- weights from another run
-def load_matching(model: nn.Module, source: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+def load_matching(
+    model: nn.Module, source: Mapping[str, torch.Tensor], *, keep_head: bool = True
+) -> dict[str, Any]:
     """Copy the tensors of ``source`` (a state dict) whose name and shape match into ``model``.
 
-    Returns what happened, as plain values: ``loaded`` names, ``skipped`` (``name``, ``source`` and
-    ``model`` shapes), ``new`` (not in the source) and ``unused`` (in the source only).
+    ``keep_head=False`` leaves the head as built (the source's outputs mean other classes, even when there are
+    as many). Returns what happened, as plain values: ``loaded`` names, ``skipped`` (``name``, ``source`` and
+    ``model`` shapes, ``reason``), ``new`` (not in the source) and ``unused`` (in the source only).
     """
     target = model.state_dict()
+    head = None if keep_head else head_name(model)
     merged, loaded, skipped, new = dict(target), [], [], []
     for name, tensor in target.items():
+        shapes = {"source": list(source[name].shape), "model": list(tensor.shape)} if name in source else {}
         if name not in source:
             new.append(name)
         elif tuple(source[name].shape) != tuple(tensor.shape):
-            skipped.append({"name": name, "source": list(source[name].shape), "model": list(tensor.shape)})
+            skipped.append({"name": name, **shapes, "reason": "shape"})
+        elif head is not None and in_module(name, head):
+            skipped.append({"name": name, **shapes, "reason": "outputs"})
         else:
             merged[name] = source[name].to(dtype=tensor.dtype)
             loaded.append(name)
@@ -129,7 +137,7 @@ def load_matching(model: nn.Module, source: Mapping[str, torch.Tensor]) -> dict[
 
 
 def summary_rows(result: dict[str, Any], model: nn.Module) -> list[tuple[str, int, int, int]]:
-    """``(module, loaded, shape differs, new)`` per top-level module, in the model's order."""
+    """``(module, loaded, skipped, new)`` per top-level module, in the model's order."""
     rows: dict[str, list[int]] = {}
     parameters = {name for name, _ in model.named_parameters()}
     for column, names in enumerate(
@@ -140,4 +148,4 @@ def summary_rows(result: dict[str, Any], model: nn.Module) -> list[tuple[str, in
                 continue  # buffers (batch-norm statistics) follow their layer; counted as parameters
             rows.setdefault(name.split(".")[0], [0, 0, 0])[column] += 1
     order = list(dict.fromkeys(name.split(".")[0] for name, _ in model.named_parameters()))
-    return [(module, *rows[module]) for module in order if module in rows]  # type: ignore[misc]
+    return [(module, rows[module][0], rows[module][1], rows[module][2]) for module in order if module in rows]
