@@ -98,11 +98,11 @@ def init_from(model: Any, source: SourceRun, spec: Any) -> dict[str, Any]:
     result = load_matching(model, source.weights, keep_head=same_outputs(source, spec))
     if not result["loaded"]:
         raise ConfigError(
-            f"model.init_from: no layer of {source.dir} (a {source.architecture}) matches this model by name and "
-            "shape",
+            f"model.init_from: no layer of {source.dir} (a {source.architecture}) matches this model by name and shape",
             hint=f"use the source's architecture (model.name: {source.architecture}, or auto) and sizes",
         )
-    return {"source": str(source.dir), "architecture": source.architecture, **result, "preprocessing": source.preprocessing}
+    where = {"source": str(source.dir), "architecture": source.architecture}
+    return {**where, **result, "preprocessing": source.preprocessing}
 
 
 def print_transfer(console: Any, result: dict[str, Any], model: Any) -> None:
@@ -120,7 +120,8 @@ def print_transfer(console: Any, result: dict[str, Any], model: Any) -> None:
     why = {"shape": "{source} in the source, {model} here", "outputs": "the source's outputs are other classes"}
     lines = [f"{s['name']} newly initialised: {why[s['reason']].format(**s)}" for s in result["skipped"]]
     if result["unused"]:
-        lines.append(f"{len(result['unused'])} tensors of the source not in this model: {', '.join(result['unused'][:5])}")
+        unused = result["unused"]
+        lines.append(f"{len(unused)} tensors of the source are not in this model: {', '.join(unused[:5])}")
     if result.get("preprocessing"):
         lines.append(result["preprocessing"]["line"])
     for line in lines:

@@ -81,13 +81,14 @@ def test_the_head_is_kept_only_for_the_same_classes(tmp_path: Path) -> None:
         deepfit.train(config, data=table(200, classes, 1), run_dir=tmp_path / name, verbose=False)
     same, other = (json.loads((tmp_path / n / "transfer.json").read_text()) for n in ("same", "other"))
     assert "head.weight" in same["loaded"] and not same["skipped"]
-    assert [(s["name"], s["reason"]) for s in other["skipped"]] == [("head.weight", "outputs"), ("head.bias", "outputs")]
+    skipped = [(s["name"], s["reason"]) for s in other["skipped"]]
+    assert skipped == [("head.weight", "outputs"), ("head.bias", "outputs")]
 
 
 def test_init_from_refuses_a_model_nothing_fits(tmp_path: Path) -> None:
     deepfit.train(mlp_config(hidden=[8]), data=table(200, ["a", "b"], 0), run_dir=tmp_path / "s", verbose=False)
     config = mlp_config(hidden=[5], init_from=str(tmp_path / "s"))  # other sizes, and three classes
-    with pytest.raises(ConfigError, match="no layer of .* matches this model"):
+    with pytest.raises(ConfigError, match=r"no layer of .* matches this model"):
         deepfit.train(config, data=table(200, ["a", "b", "c"], 1), run_dir=tmp_path / "t", verbose=False)
     with pytest.raises(deepfit.RunError, match="holds no trained model"):
         deepfit.train(mlp_config(init_from=str(tmp_path / "nothing")), data=table(100, ["a", "b"], 1))
@@ -112,8 +113,9 @@ def test_text_reuses_the_source_vocabulary(tmp_path: Path) -> None:
     text = {"text_column": "review", "tokenizer": "word"}
     base = {**QUICK, "model": {"name": "ngram", "embedding_dim": 8}}
     big, small = keyword_frame(300), keyword_frame(60)
-    deepfit.train({**base, "data": {"target": "label", "text": text}}, data=big, run_dir=tmp_path / "s", verbose=False)
-    config = {**base, "data": {"target": "label", "text": text}, "model": {**base["model"], "init_from": str(tmp_path / "s")}}
+    data = {"target": "label", "text": text}
+    deepfit.train({**base, "data": data}, data=big, run_dir=tmp_path / "s", verbose=False)
+    config = {**base, "data": data, "model": {**base["model"], "init_from": str(tmp_path / "s")}}
     deepfit.train(config, data=small, run_dir=tmp_path / "t", verbose=False)
     source, target = (json.loads((tmp_path / r / "model" / "preprocessing.json").read_text()) for r in ("s", "t"))
     assert target["state"]["tokenizer"] == source["state"]["tokenizer"]  # embedding rows mean the same tokens
@@ -187,7 +189,8 @@ def blobs() -> tuple[TensorData, TensorData]:
 def test_frozen_weights_and_batch_norm_statistics_stay_bit_identical() -> None:
     net, (train, val) = bn_net(), blobs()
     before = {k: v.clone() for k, v in net.state_dict().items()}
-    Trainer({"epochs": 3, "batch_size": 32, "freeze": ["0", "1"], "diagnostics": {"enabled": False}}).fit(net, train, val)
+    config = {"epochs": 3, "batch_size": 32, "freeze": ["0", "1"], "diagnostics": {"enabled": False}}
+    Trainer(config).fit(net, train, val)
     after = net.state_dict()
     for name in ("0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var"):
         assert torch.equal(before[name], after[name]), name
@@ -256,7 +259,7 @@ def test_resume_keeps_the_freeze_state_and_groups(tmp_path: Path, step: int) -> 
 
 
 def test_freeze_is_refused_for_gans() -> None:
-    with pytest.raises(ConfigError, match="train.freeze does not apply to model.name gan"):
+    with pytest.raises(ConfigError, match=r"train\.freeze does not apply to model\.name gan"):
         from deepfit.training.gan import gan_training
 
         gan_training(load_config({"model": {"name": "gan"}, "train": {"freeze": "body"}}).train)

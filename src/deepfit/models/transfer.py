@@ -108,9 +108,7 @@ def layer_groups(model: nn.Module, groups: int, lr_mult: float) -> list[tuple[li
 
 
 # ---------------------------------------------------------------- weights from another run
-def load_matching(
-    model: nn.Module, source: Mapping[str, torch.Tensor], *, keep_head: bool = True
-) -> dict[str, Any]:
+def load_matching(model: nn.Module, source: Mapping[str, torch.Tensor], *, keep_head: bool = True) -> dict[str, Any]:
     """Copy the tensors of ``source`` (a state dict) whose name and shape match into ``model``.
 
     ``keep_head=False`` leaves the head as built (the source's outputs mean other classes, even when there are

@@ -50,16 +50,9 @@ class Freezer:
         by_name = dict(model.named_parameters())
         self.params = [by_name[n] for n in self.names]
         chosen = {id(p) for p in self.params}
-        self.norms = [
-            m
-            for m in model.modules()
-            if isinstance(m, NORMS) and any(True for _ in m.parameters()) and all(id(p) in chosen for p in m.parameters())
-        ]
-        saved = state.extra.get("freeze")
-        if saved is not None:  # a resumed run: as it was when saved, whatever the config would start with
-            frozen = bool(saved["frozen"])
-        else:
-            frozen = self.thaw_at is None or state.epoch < self.thaw_at
+        self.norms = [m for m in model.modules() if isinstance(m, NORMS) and _all_in(m, chosen)]
+        saved = state.extra.get("freeze")  # a resumed run: as it was when saved, whatever the config starts with
+        frozen = bool(saved["frozen"]) if saved is not None else self.thaw_at is None or state.epoch < self.thaw_at
         self._set(frozen, state)
 
     def on_epoch_begin(self, state: TrainState) -> None:
@@ -90,3 +83,9 @@ class Freezer:
 
     def state_dict(self) -> dict[str, Any]:
         return {"frozen": self.frozen, "parameters": list(self.names), "thaw_at": self.thaw_at}
+
+
+def _all_in(module: nn.Module, chosen: set[int]) -> bool:
+    """Whether ``module`` has parameters and every one of them is in ``chosen`` (by id)."""
+    params = list(module.parameters())
+    return bool(params) and all(id(p) in chosen for p in params)

@@ -96,7 +96,6 @@ class Schedule:
         """The scheduled rate: the head's, when layer groups learn at rates of their own (``lr_scale``)."""
         return self.current
 
-
     def step(self) -> None:
         self.step_count += 1
         self._apply()
