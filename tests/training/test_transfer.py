@@ -73,6 +73,11 @@ def test_init_from_loads_matching_layers_and_reports_the_new_head(tmp_path: Path
     source_pre = json.loads((tmp_path / "source" / "model" / "preprocessing.json").read_text())
     assert pre["state"]["numeric"] == source_pre["state"]["numeric"]
 
+    from deepfit.evaluation.report import build_report
+
+    page = build_report(tmp_path / "target").read_text(encoding="utf-8")
+    assert "Initialised from another run" in page and "head.weight (shape: [3, 16] → [2, 16])" in page
+
 
 def test_the_head_is_kept_only_for_the_same_classes(tmp_path: Path) -> None:
     deepfit.train(mlp_config(), data=table(200, ["a", "b"], 0), run_dir=tmp_path / "s", verbose=False)
