@@ -85,8 +85,8 @@ def train(
         if checkpoint is not None:
             _check_same_data(run_dir, checkpoint, prints, allow_changed_data, consoles[0])
         prepared = _prepare(cfg, data, consoles[0], source)
-        run = _Run(run_dir, *consoles, payload={"config": None, "data_fingerprint": prints}, started=started)
-        run.source = source
+        payload = {"config": None, "data_fingerprint": prints, **_source_payload(source, checkpoint)}
+        run = _Run(run_dir, *consoles, payload=payload, started=started, source=source)
         if cfg.model.name == "gan":
             return _train_gan(cfg, prepared, run, checkpoint, callbacks)
         return _train_network(cfg, prepared, run, checkpoint, callbacks)
@@ -230,6 +230,18 @@ def _init_source(cfg: Config, trust_code: bool) -> Any:
     if cfg.model.name == "gan":
         raise ConfigError("model.init_from does not apply to model.name gan", hint="remove model.init_from")
     return load_source(cfg.model.init_from, trust_code=trust_code)
+
+
+def _source_payload(source: Any, checkpoint: dict[str, Any] | None) -> dict[str, Any]:
+    """What a checkpoint records of model.init_from's run; a resume re-reads its preprocessing, which must not
+    have changed since."""
+    if source is None:
+        return {}
+    from deepfit.transfer import check_same_source
+
+    if checkpoint is not None:
+        check_same_source(source, checkpoint)
+    return {"init_from": source.digest()}
 
 
 def _init_weights(model: Any, run: _Run, spec: Any) -> None:

@@ -36,6 +36,24 @@ class SourceRun:
     def architecture(self) -> str:
         return str(self.meta["model"].get("name"))
 
+    def digest(self) -> str:
+        """SHA-256 of the source's fitted preprocessing: a resumed run checks it is the one it started with."""
+        import hashlib
+        import json
+
+        text = json.dumps(self.preprocessor.to_dict(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def check_same_source(source: SourceRun, checkpoint: dict[str, Any]) -> None:
+    """A resumed run re-reads its source's preprocessing: refuse one that changed since the run started."""
+    recorded = checkpoint.get("init_from")
+    if recorded is not None and recorded != source.digest():
+        raise RunError(
+            f"model.init_from: the preprocessing of {source.dir} changed since this run started",
+            hint="restore that run directory as it was, or start a new run",
+        )
+
 
 def load_source(run_dir: str | Path, *, trust_code: bool = False) -> SourceRun:
     """The model of a finished run (its ``model/`` folder), read without running any code."""

@@ -284,3 +284,22 @@ def test_a_loaded_model_is_a_backbone_for_your_own_module(tmp_path: Path) -> Non
     result = Trainer(config).fit(net, TensorData((x[:128],), y[:128]), TensorData((x[128:],), y[128:]))
     assert torch.equal(backbone[0].weight, before)
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+
+
+def test_an_init_from_run_resumes_exactly_and_refuses_a_changed_source(tmp_path: Path) -> None:
+    deepfit.train(mlp_config(), data=table(300, ["a", "b", "c"], 0), run_dir=tmp_path / "s", verbose=False)
+    config = mlp_config(init_from=str(tmp_path / "s"))
+    config["train"] = {**QUICK["train"], "epochs": 4, "fine_tune": {"freeze_epochs": 2, "lr_mult": 10}}
+    frame = table(200, ["yes", "no"], 1)  # 140 training rows: 5 steps an epoch; thawed from step 11
+    straight = deepfit.train(config, data=frame, run_dir=tmp_path / "straight", verbose=False)
+    with pytest.raises(TrainingInterrupted):
+        deepfit.train(config, data=frame, run_dir=tmp_path / "cut", callbacks=[InterruptAt(12)], verbose=False)
+    resumed = deepfit.train(data=frame, resume=tmp_path / "cut", verbose=False)
+    assert resumed.history == straight.history and resumed.metrics == straight.metrics
+
+    with pytest.raises(TrainingInterrupted):
+        deepfit.train(config, data=frame, run_dir=tmp_path / "cut2", callbacks=[InterruptAt(3)], verbose=False)
+    pre = tmp_path / "s" / "model" / "preprocessing.json"
+    pre.write_text(pre.read_text().replace('"fill"', '"fill" ', 1).replace("0.", "0.5", 1))
+    with pytest.raises(deepfit.RunError, match="changed since this run started"):
+        deepfit.train(data=frame, resume=tmp_path / "cut2", verbose=False)
