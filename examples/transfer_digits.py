@@ -1,7 +1,7 @@
 """Does transfer learning pay here? A CNN pretrained on digits 0-4, fine-tuned on 20 images per class of digits
 5-9, against the same CNN trained from scratch on those same 100 images (docs/transfer.md has the numbers).
 
-    python examples/transfer_digits.py              # 5 seeds; about 3 minutes on two CPU cores
+    python examples/transfer_digits.py              # 5 seeds; about 4 minutes on two shared CPU cores
     python examples/transfer_digits.py --seeds 3 --per-class 5 --out runs/transfer_digits
 
 scikit-learn's bundled 8x8 digits (no download) are written as PNG folders, one sub-folder per class:

@@ -1,7 +1,7 @@
 """Transfer learning for text, with numbers: a GRU pretrained on the sentiment of 4,000 reviews, fine-tuned to
 predict the stars (1, 2, 4, 5) from 20 reviews per class, against the same GRU trained from scratch on them.
 
-    python examples/transfer_text.py                # 5 seeds; about 3 minutes on two CPU cores
+    python examples/transfer_text.py                # 5 seeds; about 6 minutes on two shared CPU cores
     python examples/transfer_text.py --seeds 3 --out runs/transfer_text
 
 The reviews are the synthetic ones of examples/make_text.py (nothing is downloaded): the pretraining corpus and
