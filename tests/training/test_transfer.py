@@ -236,7 +236,8 @@ class InterruptAt:
 
 @pytest.mark.parametrize("step", [6, 11], ids=["while-frozen", "after-thawing"])
 def test_resume_keeps_the_freeze_state_and_groups(tmp_path: Path, step: int) -> None:
-    """Interrupted mid-epoch (4 steps an epoch; thawed at epoch 3), resumed: equal to the uninterrupted run."""
+    """Interrupted mid-epoch (4 steps an epoch; thawed at epoch 3), resumed: equal to the uninterrupted run, even
+    when the config resumed with would freeze longer (Lightning re-froze a thawed backbone on resume, #21901)."""
     config = {
         "epochs": 4,
         "batch_size": 32,
@@ -256,8 +257,9 @@ def test_resume_keeps_the_freeze_state_and_groups(tmp_path: Path, step: int) -> 
     assert checkpoint["extra"]["freeze"]["frozen"] is (step <= 8)
     assert {g["lr_scale"] for g in checkpoint["optimizer"]["param_groups"]} == {0.1, 1.0}
 
-    resumed = bn_net()
-    result = Trainer(config).fit(resumed, train, val, resume=checkpoint)
+    resumed = bn_net()  # with freeze_epochs 4 in the config now: the checkpoint, not the config, decides
+    later = {**config, "fine_tune": {**config["fine_tune"], "freeze_epochs": 4}}
+    result = Trainer(later).fit(resumed, train, val, resume=checkpoint)
     assert result.history == expected.history
     for name, tensor in straight.state_dict().items():
         assert torch.equal(tensor, resumed.state_dict()[name]), name

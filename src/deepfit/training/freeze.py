@@ -46,12 +46,15 @@ class Freezer:
         from deepfit.models.transfer import frozen_names
 
         model = unwrap(state.model)
-        self.names = frozen_names(model, self.freeze)
         by_name = dict(model.named_parameters())
+        saved = state.extra.get("freeze")  # a resumed run: as it was when saved, whatever the config starts with
+        if saved is not None and all(n in by_name for n in saved["parameters"]):
+            self.names, self.thaw_at = list(saved["parameters"]), saved["thaw_at"]
+        else:
+            self.names = frozen_names(model, self.freeze)
         self.params = [by_name[n] for n in self.names]
         chosen = {id(p) for p in self.params}
         self.norms = [m for m in model.modules() if isinstance(m, NORMS) and _all_in(m, chosen)]
-        saved = state.extra.get("freeze")  # a resumed run: as it was when saved, whatever the config starts with
         frozen = bool(saved["frozen"]) if saved is not None else self.thaw_at is None or state.epoch < self.thaw_at
         self._set(frozen, state)
 
