@@ -67,9 +67,9 @@ class ModelConfig(Section, metaclass=_ByName):
     )
     init_from: str | None = Field(
         None,
-        description="A finished run directory whose weights start this model (layers matched by name and shape; "
-        "its fitted input preprocessing reused where the data kinds match). Not --resume: a new run with its own "
-        "optimizer, schedule and epochs (docs/transfer.md).",
+        description="A finished run directory (relative to the working directory, as runs are written) whose "
+        "weights start this model: layers matched by name and shape, its fitted input preprocessing reused where the "
+        "data kinds match. Not --resume: a new run with its own optimizer, schedule and epochs (docs/transfer.md).",
     )
 
     @field_validator("name")
