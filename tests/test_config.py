@@ -311,7 +311,7 @@ def test_an_unknown_key_of_the_chosen_architecture_is_named_with_its_line(tmp_pa
     assert message.startswith("2 errors in the config:")
     assert (
         f"{path}:3: model.tabm_kk: unknown key 'tabm_kk' for the tabm architecture (did you mean 'tabm_k'?); "
-        "allowed: name, max_params, dropout, tabm_k," in message
+        "allowed: name, max_params, dropout, init_from, tabm_k," in message
     )
     assert f"{path}:4: model.hidden: unknown key 'hidden' for the tabm architecture (a key of gan, mlp" in message
 

@@ -75,6 +75,7 @@ def train(
         path = run_path(cfg.output.dir, name, run_dir)
     require_loggers(cfg.output.loggers)
     check_settings(cfg.train)
+    source = _init_source(cfg, trust_code)  # model.init_from's run, read before the run directory is claimed
     if cfg.model.name == "gan" and checkpoint is None:  # refuse train keys a GAN would not use; fixed rates
         from deepfit.training.gan import gan_training
 
@@ -83,18 +84,21 @@ def train(
         prints = fingerprint(cfg, data)
         if checkpoint is not None:
             _check_same_data(run_dir, checkpoint, prints, allow_changed_data, consoles[0])
-        prepared = _prepare(cfg, data, consoles[0])
-        run = _Run(run_dir, *consoles, payload={"config": None, "data_fingerprint": prints}, started=started)
+        prepared = _prepare(cfg, data, consoles[0], source)
+        payload = {"config": None, "data_fingerprint": prints, **_source_payload(source, checkpoint)}
+        run = _Run(run_dir, *consoles, payload=payload, started=started, source=source)
         if cfg.model.name == "gan":
             return _train_gan(cfg, prepared, run, checkpoint, callbacks)
         return _train_network(cfg, prepared, run, checkpoint, callbacks)
 
 
-def _prepare(cfg: Config, data: pd.DataFrame | None, console: Any) -> Any:
+def _prepare(cfg: Config, data: pd.DataFrame | None, console: Any, source: Any = None) -> Any:
     from deepfit.data.clean import summarize
     from deepfit.data.pipeline import prepare
 
-    prepared = prepare(cfg, data)
+    prepared = prepare(cfg, data, source.preprocessor if source is not None else None)
+    if source is not None:
+        source.preprocessing = prepared.report.get("init_from")  # reused or not, and why
     print_lines(console, "Data", [*summarize(prepared.report), _splits_line(prepared.report)])
     return prepared
 
@@ -108,6 +112,7 @@ class _Run:
     out: Any  # results (stdout)
     payload: dict[str, Any]  # saved in every checkpoint beside the weights
     started: float
+    source: Any = None  # model.init_from's run (deepfit.transfer.SourceRun)
 
     def start(self, cfg: Config, report: dict[str, Any]) -> None:
         """The resolved config and the data report, before the first epoch."""
@@ -183,6 +188,10 @@ def _build(cfg: Config, spec: Any, run: _Run, checkpoint: dict[str, Any] | None)
     from deepfit.training.trainer import check_resumable, seed_everything
 
     cfg.data.kind = spec.kind  # saved resolved, like model.name: the run never depends on detection again
+    if run.source is not None and cfg.model.name == "auto":  # the source's architecture, so that its layers fit
+        from deepfit.transfer import source_architecture
+
+        cfg.model = source_architecture(cfg.model, run.source)
     cfg.model, choice = resolve_model(cfg.model, spec)
     cfg.train, recipe = resolve_training(cfg.train, cfg.model, spec)
     seed_everything(cfg.train.seed)  # the same config and seed give the same initial weights
@@ -198,6 +207,8 @@ def _build(cfg: Config, spec: Any, run: _Run, checkpoint: dict[str, Any] | None)
         console.print(f"  • chosen automatically: {choice}")
     if recipe:
         console.print(f"  • training: {recipe}")
+    if run.source is not None and checkpoint is None:  # a new run from an earlier run's weights (a resume has its own)
+        _init_weights(model, run, spec)
     if cfg.model.name == "custom":
         from deepfit.code import code_digest
 
@@ -208,6 +219,38 @@ def _build(cfg: Config, spec: Any, run: _Run, checkpoint: dict[str, Any] | None)
 
         run.payload["code"] = {key: code_digest(value) for key, value in code.items()}
     return model, choice
+
+
+def _init_source(cfg: Config, trust_code: bool) -> Any:
+    if not cfg.model.init_from:
+        return None
+    from deepfit.errors import ConfigError
+    from deepfit.transfer import load_source
+
+    if cfg.model.name == "gan":
+        raise ConfigError("model.init_from does not apply to model.name gan", hint="remove model.init_from")
+    return load_source(cfg.model.init_from, trust_code=trust_code)
+
+
+def _source_payload(source: Any, checkpoint: dict[str, Any] | None) -> dict[str, Any]:
+    """What a checkpoint records of model.init_from's run; a resume re-reads its preprocessing, which must not
+    have changed since."""
+    if source is None:
+        return {}
+    from deepfit.transfer import check_same_source
+
+    if checkpoint is not None:
+        check_same_source(source, checkpoint)
+    return {"init_from": source.digest()}
+
+
+def _init_weights(model: Any, run: _Run, spec: Any) -> None:
+    """model.init_from: matching tensors loaded, the table printed, transfer.json written (docs/transfer.md)."""
+    from deepfit.transfer import TRANSFER, init_from, print_transfer
+
+    result = init_from(model, run.source, spec)
+    print_transfer(run.console, result, model)
+    write_json(run.dir / TRANSFER, result)
 
 
 def _diagnostics(cfg: Config, spec: Any, run: _Run) -> list[Any]:

@@ -40,6 +40,7 @@ from deepfit.config.run import Config, EvalConfig, OutputConfig, PrunerConfig, S
 from deepfit.config.train import (
     DiagnosticsConfig,
     EarlyStoppingConfig,
+    FineTuneConfig,
     OptimizerConfig,
     ScheduleConfig,
     TrainConfig,
@@ -56,6 +57,7 @@ __all__ = [
     "DiagnosticsConfig",
     "EarlyStoppingConfig",
     "EvalConfig",
+    "FineTuneConfig",
     "GANConfig",
     "ImageConfig",
     "MLPConfig",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_serializer, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
@@ -65,6 +65,12 @@ class ModelConfig(Section, metaclass=_ByName):
         lt=1,
         description="Dropout after each hidden layer (rnn, lstm, gru: between layers and before the head).",
     )
+    init_from: str | None = Field(
+        None,
+        description="A finished run directory (relative to the working directory, as runs are written) whose "
+        "weights start this model: layers matched by name and shape, its fitted input preprocessing reused where the "
+        "data kinds match. Not --resume: a new run with its own optimizer, schedule and epochs (docs/transfer.md).",
+    )
 
     @field_validator("name")
     @classmethod
@@ -101,6 +107,14 @@ class ModelConfig(Section, metaclass=_ByName):
             return target.model_validate(data)
         except ValidationError as exc:
             raise _for_architecture(exc, name, target) from None
+
+    @model_serializer(mode="wrap")
+    def _without_unset_init_from(self, handler: Any) -> dict[str, Any]:
+        """``init_from`` is written only when set: a run's saved config is as it was before the key existed."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("init_from", "") is None:
+            del data["init_from"]
+        return data
 
     @model_validator(mode="after")
     def _class_of_its_name(self) -> ModelConfig:

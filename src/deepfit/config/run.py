@@ -154,6 +154,9 @@ class Config(Section):
         copy = self.model_copy(update={"data": data.model_copy(update=updates)})
         if (builder := getattr(self.model, "builder", None)) is not None:  # model.builder: my_models.py:build
             copy.model = self.model.model_copy(update={"builder": self._absolute_code(builder)})
+        if self.model.init_from:  # a run directory: relative to the working directory, like output.dir and --run-dir
+            source = Path(self.model.init_from).expanduser().resolve()
+            copy.model = copy.model.model_copy(update={"init_from": str(source)})
         # code named as a registry name (train.optimizer: opt.py:make); only a changed value is copied, so the
         # keys a user left unset stay unset (architectures' training defaults fill those)
         train, updates = self.train, {}

@@ -94,6 +94,29 @@ class DiagnosticsConfig(Section):
     )
 
 
+class FineTuneConfig(Section):
+    """fastai's ``fine_tune`` shape: the head alone first, then every layer at rates rising towards the head."""
+
+    freeze_epochs: int | None = Field(
+        None,
+        ge=0,
+        description="Epochs train.freeze (the body, when unset) holds before every layer trains; none: train.freeze "
+        "holds for the whole run (fastai's fine_tune: 1).",
+    )
+    lr_mult: float = Field(
+        1.0,
+        ge=1,
+        description="Discriminative rates: the first layer group learns at lr / lr_mult, the head at lr, the groups "
+        "between at rates evenly spaced on a log scale (fastai's fine_tune: 100); 1: one rate.",
+    )
+    groups: int = Field(
+        3, ge=2, description="Layer groups for lr_mult: the head, and the body's blocks in order split into the rest."
+    )
+
+
+Freeze = Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] | Literal["body"]
+
+
 class TrainConfig(Section):
     epochs: int = Field(100, ge=1, description="Maximum number of epochs.")
     batch_size: int = Field(64, ge=1, description="Samples per forward/backward pass (a micro-batch).")
@@ -125,3 +148,9 @@ class TrainConfig(Section):
     seed: int = Field(0, description="Seed for initialisation, shuffling and dropout.")
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="auto: cuda when available.")
     diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
+    freeze: Freeze | None = Field(
+        None,
+        description="Parameters that do not train: body (all but the head), or name patterns ('features.0.*', "
+        "'embedding.*'); their batch norm stays in inference mode. See train.fine_tune for when they thaw.",
+    )
+    fine_tune: FineTuneConfig = Field(default_factory=FineTuneConfig)

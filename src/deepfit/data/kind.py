@@ -20,7 +20,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -118,6 +118,23 @@ class Preprocessor(ABC):
         index = raw.index if isinstance(raw, pd.DataFrame) else pd.RangeIndex(len(raw))
         return pd.DataFrame(index=index)
 
+    # ------------------------------------------------------------ reuse (model.init_from, docs/transfer.md)
+    # state keys that stay this data's when another run's input preprocessing replaces this one's (the target
+    # encoder's keys always do: new classes, a new head)
+    own_keys: ClassVar[tuple[str, ...]] = ()
+
+    def reuse_problem(self, source: Preprocessor) -> str | None:
+        """Why ``source`` (the same kind, fitted on another run's data) cannot encode this data's inputs; None:
+        it can. A kind that does not say is fitted anew."""
+        return f"{self.kind} preprocessing has no reuse rule"
+
+    def reuse(self, source: Preprocessor) -> Preprocessor:
+        """``source``'s input preprocessing (its settings and fitted state) with this one's target encoding."""
+        raw = source.to_dict()
+        keep = {k: self.state[k] for k in (*TARGET_KEYS, *self.own_keys) if k in self.state}
+        raw["state"] = {**{k: v for k, v in source.state.items() if k not in TARGET_KEYS}, **keep}
+        return type(self).from_dict(raw)
+
     # ------------------------------------------------------------ save / load
     def settings(self) -> dict[str, Any]:
         """Constructor arguments saved beside the state (plain JSON values)."""
@@ -139,6 +156,28 @@ class Preprocessor(ABC):
 
 
 P = TypeVar("P", bound=Preprocessor)
+TARGET_KEYS = ("task", "target", "classes", "target_mean", "target_std")
+
+
+def reuse_preprocessing(pre: P, source: Preprocessor | None, report: dict[str, Any]) -> P:
+    """``pre`` with ``source``'s input preprocessing where it can encode this data (``model.init_from``: a token
+    id, a normalised pixel, a scaled column must mean what they meant to the source's weights); what was done
+    is ``report["init_from"]``, a line the run prints."""
+    if source is None:
+        return pre
+    if source.kind != pre.kind:
+        problem: str | None = f"the source run's data is {source.kind}, this is {pre.kind}"
+    else:
+        problem = pre.reuse_problem(source)
+    if problem:
+        line = f"preprocessing fitted on this data, not the source run's: {problem}"
+        report["init_from"] = {"preprocessing": "fitted", "line": line}
+        return pre
+    report["init_from"] = {
+        "preprocessing": "reused",
+        "line": f"{pre.kind} preprocessing reused from the source run (the target encoding fitted on this data)",
+    }
+    return cast(P, pre.reuse(source))
 
 
 class DataKind(ABC, Generic[P]):
@@ -223,14 +262,17 @@ class DataKind(ABC, Generic[P]):
         return None
 
     # ------------------------------------------------------------ the skeleton
-    def prepare(self, config: Config, frame: pd.DataFrame | None = None) -> PreparedData:
+    def prepare(
+        self, config: Config, frame: pd.DataFrame | None = None, *, source: Preprocessor | None = None
+    ) -> PreparedData:
+        """``source``: a fitted preprocessor (model.init_from's run) whose input part is reused when it can be."""
         cleaned, report = self.clean(config, self.read(config, frame))
         target = report["target"]
         parts = self.split(config, cleaned, report)
         for name in ("validation", "test"):
-            if source := getattr(config.data, f"{name}_source"):
-                parts[name] = self.read_external(config, name, source, report)
-        pre = self.fit(config, parts["train"], report)
+            if path := getattr(config.data, f"{name}_source"):
+                parts[name] = self.read_external(config, name, path, report)
+        pre = reuse_preprocessing(self.fit(config, parts["train"], report), source, report)
         tensors, frames, unseen = {}, {}, {}
         for name, part in parts.items():
             if self.size(part):

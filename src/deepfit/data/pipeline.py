@@ -48,14 +48,18 @@ def resolve_kind(config: Config, frame: pd.DataFrame | None = None) -> str:
     return "tabular"
 
 
-def prepare(config: Config, frame: pd.DataFrame | None = None) -> PreparedData:
-    """The kind's skeleton, or a table streamed from disk (data.streaming; ``deepfit.data.stream``)."""
+def prepare(config: Config, frame: pd.DataFrame | None = None, source: Preprocessor | None = None) -> PreparedData:
+    """The kind's skeleton, or a table streamed from disk (data.streaming; ``deepfit.data.stream``).
+
+    ``source``: the fitted preprocessing of model.init_from's run, reused where the kind can (docs/transfer.md).
+    """
     from deepfit.data.stream.prepare import prepare_streamed, streaming_reason
 
     reason = streaming_reason(config, frame)  # before detection: a detector may read the whole file
     if reason is not None:
         return prepare_streamed(config, reason)
-    return get_kind(resolve_kind(config, frame)).prepare(config, frame)
+    kind = get_kind(resolve_kind(config, frame))
+    return kind.prepare(config, frame) if source is None else kind.prepare(config, frame, source=source)
 
 
 def load_preprocessor(raw: dict[str, Any]) -> Any:

@@ -21,6 +21,7 @@ from deepfit.evaluation.report_page import SEVERITIES, card, kv_table, page, sev
 from deepfit.models.registry import describe
 from deepfit.run_summary import RunSummary, read_optional, summarize_run
 from deepfit.runs import CONFIG, write_text
+from deepfit.transfer import TRANSFER
 
 REPORT = "report.html"
 # The names deepfit.training.diagnostics writes; repeated, not imported, since that module loads torch.
@@ -52,7 +53,7 @@ def build_report(run_dir: str | Path) -> Path:
         sections = []
         builders = [_learning_section, _forecast_section, _baselines_section, _confusion_section, _regression_section]
         builders.append(_per_class_section)
-    builders += [_data_section, _gradient_section, _diagnostics_section, _config_section]
+    builders += [_data_section, _transfer_section, _gradient_section, _diagnostics_section, _config_section]
     sections += [s for s in (build(run) for build in builders) if s is not None]
     out = path / REPORT
     write_text(out, page(f"{run.name} · deepfit report", _header(run), sections))
@@ -307,6 +308,25 @@ def _data_section(run: RunSummary) -> Section | None:
             [(k, _fmt(k, v) if isinstance(v, float) else v) for k, v in summary.items()]
         )
     return "data", "Data", body
+
+
+def _transfer_section(run: RunSummary) -> Section | None:
+    """model.init_from: the source run, and what was loaded, skipped and new (transfer.json)."""
+    found = read_optional(run.path / TRANSFER)
+    if not isinstance(found, dict):
+        return None
+    skipped = [
+        f"{s.get('name')} ({s.get('reason')}: {s.get('source')} → {s.get('model')})" for s in found.get("skipped", [])
+    ]
+    rows = [
+        ("source run", found.get("source", "?")),
+        ("architecture", found.get("architecture", "?")),
+        ("loaded", f"{len(found.get('loaded', []))} tensors"),
+        ("skipped (newly initialised)", ", ".join(skipped) or "—"),
+        ("new", ", ".join(found.get("new", [])) or "—"),
+        ("preprocessing", (found.get("preprocessing") or {}).get("line", "fitted on this data")),
+    ]
+    return "transfer", "Initialised from another run", kv_table(rows)
 
 
 def _gradient_section(run: RunSummary) -> Section | None:

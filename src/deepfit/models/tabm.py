@@ -41,6 +41,8 @@ class TabM(nn.Module):
     categorical columns are embedded, ``x_cat`` (one code per column, 0 meaning unknown).
     """
 
+    head_name = "output"  # the k members' linear heads (deepfit.models.transfer)
+
     def __init__(
         self,
         in_features: int,

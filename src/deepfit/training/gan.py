@@ -47,6 +47,8 @@ IGNORED = {
     "early_stopping": "remove it (a GAN trains for train.epochs)",
     "compile": "remove it",
     "diagnostics": "remove it",
+    "freeze": "remove it",
+    "fine_tune": "remove it",
 }
 
 

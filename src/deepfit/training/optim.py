@@ -21,12 +21,7 @@ ParamGroups = list[dict[str, Any]]
 def build_optimizer(model: nn.Module, config: TrainConfig, lr: float | None = None) -> torch.optim.Optimizer:
     """The configured optimizer; ``lr`` overrides ``config.lr`` (needed when it is "auto")."""
     params = [p for p in model.parameters() if p.requires_grad]
-    # Decaying biases and norm scales only hurts: the common practice is to decay matrices alone.
-    groups = [
-        {"params": [p for p in params if p.ndim >= 2], "weight_decay": config.weight_decay},
-        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
-    ]
-    groups = [g for g in groups if g["params"]]
+    groups = param_groups(model, config, params)
     name = config.optimizer.name
     optimizer = OPTIMIZERS.get(name)(groups, float(config.lr if lr is None else lr), config.optimizer)
     if not isinstance(optimizer, torch.optim.Optimizer):
@@ -42,6 +37,35 @@ def build_optimizer(model: nn.Module, config: TrainConfig, lr: float | None = No
         for group in optimizer.param_groups:
             group["foreach"] = True
     return optimizer
+
+
+def param_groups(model: nn.Module, config: TrainConfig, params: list[nn.Parameter]) -> ParamGroups:
+    """Weights decayed, biases and norm scales not; with ``train.fine_tune.lr_mult`` above 1, both per layer group.
+
+    Decaying biases and norm scales only hurts: the common practice is to decay matrices alone. A layer group's
+    ``lr_scale`` multiplies the scheduled rate (``Schedule``); it is saved with the optimizer's state, so a resumed
+    run keeps its groups and rates. Frozen parameters (``train.freeze``) are in the groups too, so that thawing
+    them keeps the optimizer's state consistent and resumable.
+    """
+    fine_tune = config.fine_tune
+    if fine_tune.lr_mult > 1:
+        from deepfit.models.transfer import layer_groups
+
+        by_name = dict(model.named_parameters())
+        kept = {id(p) for p in params}
+        layers = [
+            ([by_name[n] for n in names if id(by_name[n]) in kept], scale)
+            for names, scale in layer_groups(model, fine_tune.groups, fine_tune.lr_mult)
+        ]
+    else:
+        layers = [(params, 1.0)]
+    groups = []
+    for index, (members, scale) in enumerate(layers):
+        for decayed in (True, False):
+            chosen = [p for p in members if (p.ndim >= 2) == decayed]
+            decay = config.weight_decay if decayed else 0.0
+            groups.append({"params": chosen, "weight_decay": decay, "lr_scale": scale, "layer_group": index})
+    return [g for g in groups if g["params"]]
 
 
 def sgd(groups: ParamGroups, lr: float, config: OptimizerConfig) -> torch.optim.Optimizer:

@@ -93,7 +93,8 @@ class Schedule:
 
     @property
     def lr(self) -> float:
-        return self.optimizer.param_groups[0]["lr"]
+        """The scheduled rate: the head's, when layer groups learn at rates of their own (``lr_scale``)."""
+        return self.current
 
     def step(self) -> None:
         self.step_count += 1
@@ -120,8 +121,9 @@ class Schedule:
             and self.step_count >= self.config.warmup_epochs * self.steps_per_epoch
         ):
             lr = max(lr, self.config.min_lr)
+        self.current = lr
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)
 
     def state_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("step_count", "plateau_scale", "plateau_best", "plateau_bad")}

@@ -25,6 +25,7 @@ from deepfit.errors import RunError, TrainingError
 from deepfit.evaluation.evaluate import MetricsFn
 from deepfit.training.callbacks import EVENTS, Checkpointer, EarlyStopping, TrainState
 from deepfit.training.checkpoint import set_rng_state, unwrap
+from deepfit.training.freeze import freezer
 from deepfit.training.interrupts import Interrupts
 from deepfit.training.losses import build_loss
 from deepfit.training.lr_finder import find_lr
@@ -144,7 +145,7 @@ class Trainer:
             train_step=step,
         )
         stopper = self._early_stopping(val is not None)
-        emit = _Emitter([stopper, *self.callbacks])
+        emit = _Emitter([stopper, *freezer(cfg), *self.callbacks])  # train.freeze: before the user's callbacks
         after_backward = (lambda: emit("after_backward", state)) if emit.handlers["after_backward"] else None
         shuffle = torch.Generator().manual_seed(cfg.seed)
         position = self._restore(resume, state, stopper, shuffle) if resume else None

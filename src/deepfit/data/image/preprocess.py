@@ -62,6 +62,20 @@ class ImagePreprocessor(Preprocessor):
         self.state.update(fit_target(target, self.task))
         return self
 
+    # ------------------------------------------------------------ reuse (model.init_from)
+    own_keys = ("path_column",)
+
+    def reuse_problem(self, source: Preprocessor) -> str | None:
+        """The source's normalisation fits images of its size and mode only."""
+        mine, theirs = (self.state["size"], self.state["mode"]), (source.state["size"], source.state["mode"])
+        if mine == theirs:
+            return None
+        (h, w), mode = theirs
+        return (
+            f"the source run's images are {h}x{w} {mode}, these are {mine[0][0]}x{mine[0][1]} {mine[1]}; "
+            f"set data.image.size: [{h}, {w}] and data.image.mode: {mode} to reuse its normalisation"
+        )
+
     # ------------------------------------------------------------ properties
     @property
     def size(self) -> tuple[int, int]:

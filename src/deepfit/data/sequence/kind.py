@@ -56,6 +56,15 @@ class SequencePreprocessor(Preprocessor):
         self.state.update(fit_target(seqs.labels(), task, scaling=self.target_scaling))
         return self
 
+    # the source's step scaling (and length) with this data's columns and label coding
+    own_keys = ("id_column", "order_column", "truncated_train_sequences")
+
+    def reuse_problem(self, source: Preprocessor) -> str | None:
+        mine, theirs = self.state["features"], source.state["features"]
+        if mine == theirs and len(self.state["offset"]) == len(source.state["offset"]):
+            return None
+        return f"the features differ (the source run's: {', '.join(map(str, theirs[:8])) or len(theirs)})"
+
     def sequences(self, raw: Any, source: str = "the data", labels: bool = False) -> Sequences:
         """Raw input as Sequences: Sequences, an array (N, steps[, features]) or a long table."""
         if isinstance(raw, Sequences):

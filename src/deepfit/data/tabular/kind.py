@@ -8,7 +8,7 @@ import pandas as pd
 
 from deepfit.config import Config
 from deepfit.data.clean import clean
-from deepfit.data.kind import DataKind, PreparedData
+from deepfit.data.kind import DataKind, PreparedData, Preprocessor
 from deepfit.data.schema import Schema, coerce_numeric, infer_schema, resolve_target
 from deepfit.data.sources import read_source
 from deepfit.data.spec import DataSpec
@@ -97,7 +97,9 @@ class TabularKind(DataKind[TabularPreprocessor]):
             n_train=len(tensors["train"]),
         )
 
-    def prepare(self, config: Config, frame: pd.DataFrame | None = None) -> PreparedData:
-        prepared = super().prepare(config, frame)
+    def prepare(
+        self, config: Config, frame: pd.DataFrame | None = None, *, source: Preprocessor | None = None
+    ) -> PreparedData:
+        prepared = super().prepare(config, frame, source=source)
         prepared.schema = self.schema
         return prepared

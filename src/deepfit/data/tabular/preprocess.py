@@ -262,6 +262,15 @@ class TabularPreprocessor(Preprocessor):
             tensors.append(torch.as_tensor(cat, dtype=torch.int64))
         return tuple(tensors)
 
+    # ------------------------------------------------------------ reuse (model.init_from)
+    def reuse_problem(self, source: Preprocessor) -> str | None:
+        """The source's scalers and encoders fit the same feature columns, read as the same kinds only."""
+        mine, theirs = _layout(self.state), _layout(source.state)
+        if mine == theirs:
+            return None
+        differ = [k for k in mine if mine[k] != theirs[k]]
+        return f"the feature columns differ ({', '.join(differ)} columns)"
+
     # ------------------------------------------------------------ save / load
     def settings(self) -> dict[str, Any]:
         return {"config": self.config.model_dump(), "numeric_impute": self.numeric_impute}
@@ -347,3 +356,15 @@ class TabularPreprocessor(Preprocessor):
 
 def _floats(series: pd.Series) -> list[float]:
     return [float(v) for v in series.to_numpy()]
+
+
+def _layout(state: dict[str, Any]) -> dict[str, list[str]]:
+    """The feature columns of a fitted state by kind (what its encoders expect)."""
+    return {
+        "numeric": list(state["numeric"]["columns"]),
+        "boolean": list(state["boolean"]["columns"]),
+        "one-hot": list(state["onehot"]),
+        "embedded": list(state["embedding"]),
+        "date": list(state.get("date", {})),
+        "text": list(state.get("text", {}).get("columns", [])),
+    }

@@ -103,6 +103,12 @@ class TextPreprocessor(Preprocessor):
             return read_lines(Path(source), self.state["text_column"])
         return read_source(source)
 
+    # the source's tokenizer and length: an embedding row must mean the same token to the reused weights
+    own_keys = ("text_column",)
+
+    def reuse_problem(self, source: Preprocessor) -> str | None:
+        return None  # any text can be tokenized with the source's vocabulary (unknown words become [UNK])
+
     def settings(self) -> dict[str, Any]:
         return {"config": self.config.model_dump(), "target_scaling": self.target_scaling}
 

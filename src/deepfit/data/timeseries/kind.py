@@ -205,6 +205,9 @@ class SeriesPreprocessor(Preprocessor):
             autoregressive=s.get("autoregressive"),
         )
 
+    def reuse_problem(self, source: Preprocessor) -> str | None:
+        return "series are scaled per run (a forecast model sees its own data's scale)"
+
     def settings(self) -> dict[str, Any]:
         return {"config": self.config.model_dump(), "scaling": self.scaling}
 
