@@ -34,22 +34,27 @@ class TensorData:
         generator: torch.Generator | None = None,
         augment: bool = False,
         start: int = 0,
+        shard: tuple[int, int] | None = None,
     ) -> Iterator[Batch]:
         """Yield ``(inputs, target)`` slices; shuffled by one permutation per epoch when asked.
 
         ``augment=True`` (the training loop) passes each batch through ``self.augment``; evaluation never does.
         ``start`` skips the first batches of the epoch's order (resuming mid-epoch) without touching them.
+        ``shard=(rank, world)`` (many processes): the order and the batches are those of one process, and each
+        yields rank's contiguous part of each batch of m rows, ``[rank*m//world, (rank+1)*m//world)``.
         """
         transform = self.augment if augment else None
         n = len(self)
         order = torch.randperm(n, generator=generator).to(self.target.device) if shuffle else None
         for first in range(start * batch_size, n, batch_size):
+            last = first + batch_size
+            if shard is not None:  # this rank's part of the global batch
+                rank, world = shard
+                size = min(batch_size, n - first)
+                first, last = first + rank * size // world, first + (rank + 1) * size // world
             if order is None:
-                batch = (
-                    tuple(t[first : first + batch_size] for t in self.inputs),
-                    self.target[first : first + batch_size],
-                )
+                batch = tuple(t[first:last] for t in self.inputs), self.target[first:last]
             else:
-                index = order[first : first + batch_size]
+                index = order[first:last]
                 batch = tuple(t[index] for t in self.inputs), self.target[index]
             yield transform(*batch) if transform is not None else batch

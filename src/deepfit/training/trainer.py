@@ -6,6 +6,8 @@ What one batch does to the weights is a step (``deepfit.training.steps``): one l
 default, ``fit(..., step=GanStep(...))`` for a GAN; the loop around it is the same for every run.
 Ctrl-C or SIGTERM saves a checkpoint at the next optimizer step; ``fit(..., resume=checkpoint)``
 continues exactly where it stopped (same weights and metrics as an uninterrupted run on the CPU).
+Under torchrun (or ``deepfit train --devices N``) the same loop trains with DDP: each rank takes its part of
+each global batch of the one-process order, and the ranks agree on stops (``deepfit.training.distributed``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from deepfit.errors import RunError, TrainingError
 from deepfit.evaluation.evaluate import MetricsFn
 from deepfit.training.callbacks import EVENTS, Checkpointer, EarlyStopping, TrainState
 from deepfit.training.checkpoint import set_rng_state, unwrap
+from deepfit.training.distributed import Group, init_from_env
 from deepfit.training.interrupts import Interrupts
 from deepfit.training.losses import build_loss
 from deepfit.training.lr_finder import find_lr
@@ -120,7 +123,8 @@ class Trainer:
         """Train ``model`` on ``train``; ``step`` is what one batch does (default: one loss, one optimizer)."""
         cfg = self.config
         seed_everything(cfg.seed)
-        device = resolve_device(cfg.device)
+        group = init_from_env(cfg.device, cfg.strategy)  # None in one process
+        device = group.device if group is not None else resolve_device(cfg.device)
         model.to(device)
         train = train.to(device)
         val = val.to(device) if val is not None and len(val) else None
@@ -130,9 +134,14 @@ class Trainer:
             if cfg.lr == "auto" and lr is None:
                 lr = find_lr(model, train, cfg, loss=loss, device=device).suggestion
             step = SupervisedStep(loss, metrics_fn=self.metrics_fn, lr=lr)
+        step.group = group
+        if group is not None and not isinstance(step, SupervisedStep):
+            raise TrainingError(f"{type(step).__name__} trains in one process only", hint="train without --devices")
         # the unwrapped `model` is what gets saved; torch.compile of a Module is an OptimizedModule (a Module),
         # though its stub says only Callable
-        net = cast(nn.Module, torch.compile(model)) if cfg.compile else model
+        net = group.wrap(model) if group is not None else model
+        net = cast(nn.Module, torch.compile(net)) if cfg.compile else net
+        eval_net = net if group is None else model  # each rank validates its own rows: no DDP collectives
         step.begin(model, net, train, cfg, device)
         state = TrainState(
             model=model,
@@ -148,6 +157,9 @@ class Trainer:
         after_backward = (lambda: emit("after_backward", state)) if emit.handlers["after_backward"] else None
         shuffle = torch.Generator().manual_seed(cfg.seed)
         position = self._restore(resume, state, stopper, shuffle) if resume else None
+        if group is not None and group.rank:  # dropout and augmentation differ between ranks (rank 0: as saved)
+            seed_everything(cfg.seed + 7919 * group.rank + state.step)
+        shard = group.shard if group is not None else None
 
         try:
             self.interrupts.install()
@@ -161,21 +173,25 @@ class Trainer:
                 start = position["batch"] if position else 0
                 step.start_epoch(position)
                 position = None
-                batches = train.batches(cfg.batch_size, shuffle=True, generator=shuffle, augment=True, start=start)
+                batches = train.batches(
+                    cfg.batch_size, shuffle=True, generator=shuffle, augment=True, start=start, shard=shard
+                )
                 for index, batch in enumerate(batches, start):
                     emit.batch("on_batch_begin", state)
                     if not step.step(index, batch, after_backward):
                         continue  # no optimizer step on this batch (accumulating gradients)
                     state.step += 1
                     emit.batch("on_batch_end", state)
+                    if group is not None:  # a signal on any rank stops every rank at this step
+                        self.interrupts.signal = group.signal(self.interrupts.signal)
                     if self.interrupts.signal:
-                        self._save_interrupted(state, emit, {"order": epoch_order, "batch": index + 1})
+                        self._save_interrupted(state, emit, {"order": epoch_order, "batch": index + 1}, group)
 
                 state.epoch += 1
                 state.logs = {"epoch": state.epoch, **step.epoch_logs(len(train))}
                 for key in step.watch:
                     self._stop_if_not_finite(state, key, emit)
-                scores = step.validate(net, val)
+                scores = step.validate(eval_net, val)
                 if scores:
                     state.logs.update(scores)
                     if "val_loss" in scores:
@@ -186,8 +202,11 @@ class Trainer:
                 state.extra["position"] = None
                 state.extra["shuffle"] = shuffle.get_state()
                 emit("on_epoch_end", state)
+                if group is not None:  # the same decisions on every rank
+                    state.stop = bool(group.any(state.stop))
+                    self.interrupts.signal = group.signal(self.interrupts.signal)
                 if self.interrupts.signal:  # arrived during validation or the epoch's last step
-                    self._save_interrupted(state, emit, None)
+                    self._save_interrupted(state, emit, None, group)
             emit("on_fit_end", state)
         finally:
             self.interrupts.release()
@@ -225,15 +244,24 @@ class Trainer:
         )
 
     # ------------------------------------------------------------ interruption and resume
-    def _save_interrupted(self, state: TrainState, emit: _Emitter, position: dict[str, Any] | None) -> None:
-        """Save where the loop is (``position`` None: at an epoch boundary) and stop with how to resume."""
+    def _save_interrupted(
+        self, state: TrainState, emit: _Emitter, position: dict[str, Any] | None, group: Group | None = None
+    ) -> None:
+        """Save where the loop is (``position`` None: at an epoch boundary; in global batches, so that any
+        number of processes can continue) and stop with how to resume. Many processes: every rank comes
+        here at the same step, rank 0 saves (the others have no checkpointer), and all leave together."""
         if position is not None:
             position = {**position, **state.train_step.partial()}
         state.extra["position"] = position
         checkpointer = next((c for c in emit.callbacks if isinstance(c, Checkpointer)), None)
+        if checkpointer is not None:
+            checkpointer.save(state)
+        if group is not None:
+            group.barrier()  # no rank exits before the checkpoint is written
         if checkpointer is None:
-            raise KeyboardInterrupt
-        checkpointer.save(state)
+            if group is None:
+                raise KeyboardInterrupt
+            raise TrainingInterrupted(f"interrupted by {self.interrupts.signal} after step {state.step}")
         run = checkpointer.dir.parent
         epoch = state.epoch + (position is not None)
         raise TrainingInterrupted(

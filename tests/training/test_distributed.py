@@ -1,0 +1,200 @@
+"""Training in two processes (gloo on the CPU, as CI runs it) against one process with the same global batch.
+
+One spawn of two ranks (``worker``) does everything the in-process assertions need: an uninterrupted run, the
+same run interrupted by a signal on rank 1 only and resumed, and the gathered validation outputs. Spawning
+costs ~20 s on two busy cores, so the assertions share it (the module-scoped ``two_ranks`` fixture).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from deepfit.data.batches import TensorData
+from deepfit.training.callbacks import Checkpointer
+from deepfit.training.checkpoint import load_checkpoint
+from deepfit.training.trainer import Trainer, TrainingInterrupted
+from tests.conftest import ROOT
+
+# 41 training rows in global batches of 8: six batches an epoch, the last of one row, which rank 0 lacks
+# (its part is empty) and rank 1 has; 13 validation rows split 6 / 7.
+N_TRAIN, N_VAL, BATCH, EPOCHS, CUT_AT = 41, 13, 8, 3, 8
+CONFIG = {
+    "epochs": EPOCHS,
+    "batch_size": BATCH,
+    "lr": 0.03,
+    "schedule": {"name": "cosine", "warmup_epochs": 1},
+    "device": "cpu",
+    "early_stopping": {"patience": 50},
+}
+TIMEOUT = 240
+
+
+def data() -> tuple[TensorData, TensorData]:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(N_TRAIN + N_VAL, 5, generator=g)
+    y = (x[:, 0] + x[:, 1] > 0).long() + (x[:, 2] > 1).long()
+    return TensorData((x[:N_TRAIN],), y[:N_TRAIN]), TensorData((x[N_TRAIN:],), y[N_TRAIN:])
+
+
+def model() -> nn.Module:
+    torch.manual_seed(1)
+    return nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 3))
+
+
+def accuracy(outputs: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    return {"accuracy": float((outputs.argmax(1) == target).float().mean())}
+
+
+class SignalAt:
+    """A Ctrl-C reaching one rank only, after the given optimizer step (the loop reads the flag it sets)."""
+
+    def __init__(self, trainer: Trainer, step: int) -> None:
+        self.trainer, self.step = trainer, step
+
+    def on_batch_end(self, state: Any) -> None:
+        if state.step == self.step:
+            self.trainer.interrupts.signal = "SIGINT"
+
+
+def fit(out: Path | None, *, resume: dict | None = None, cut: bool = False, rank: int = 0) -> tuple[nn.Module, Any]:
+    """One training run; rank 0 (or the single process) checkpoints into ``out``."""
+    train, val = data()
+    net = model()
+    callbacks: list[Any] = [Checkpointer(out)] if out is not None and rank == 0 else []
+    trainer = Trainer(CONFIG, callbacks=callbacks, metrics_fn=accuracy)
+    if cut and rank == 1:
+        trainer.callbacks.append(SignalAt(trainer, CUT_AT))
+    result = trainer.fit(net, train, val, task="classification", resume=resume)
+    return net, result
+
+
+def worker(out: str) -> None:
+    """Rank ``RANK`` of two: straight run, interrupted run (signal on rank 1) and its resume, exact predictions."""
+    from deepfit.training.distributed import close as close_group
+    from deepfit.training.distributed import current
+
+    out_dir = Path(out)
+    rank = int(os.environ["RANK"])
+    net, result = fit(out_dir / "straight", rank=rank)
+    group = current()
+    assert group is not None and group.world == 2
+    _, val = data()
+    outputs = group.predict(net, val.inputs, 4)  # batches of 4: rank 0 predicts 6 rows in 2, rank 1 7 rows in 2
+    try:
+        fit(out_dir / "cut", cut=True, rank=rank)
+        raise AssertionError("the signal on rank 1 did not stop rank " + str(rank))
+    except TrainingInterrupted:
+        pass
+    checkpoint = load_checkpoint(out_dir / "cut" / "checkpoints" / "last.pt")
+    resumed, resumed_result = fit(out_dir / "resumed", resume=checkpoint, rank=rank)
+    result_file = out_dir / f"rank{rank}.pt"
+    torch.save(
+        {
+            "straight": net.state_dict(),
+            "history": result.history,
+            "outputs": outputs,
+            "resumed": resumed.state_dict(),
+            "resumed_history": resumed_result.history,
+        },
+        result_file,
+    )
+    close_group()
+
+
+def spawn(target: str, args: list[str], world: int = 2) -> None:
+    """``world`` processes running ``target(*args)`` with torchrun's environment; a hang fails, not blocks."""
+    from deepfit.training.distributed import free_port
+
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "WORLD_SIZE": str(world),
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(free_port()),
+        "OMP_NUM_THREADS": "1",
+    }
+    module, name = target.rsplit(":", 1)
+    code = f"import {module} as m; m.{name}(*{args!r})"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            env={**env, "RANK": str(r), "LOCAL_RANK": str(r)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for r in range(world)
+    ]
+    logs = []
+    try:
+        for proc in procs:
+            logs.append(proc.communicate(timeout=TIMEOUT)[0])
+    finally:
+        for proc in procs:
+            proc.kill()
+    failed = [(r, p.returncode) for r, p in enumerate(procs) if p.returncode]
+    assert not failed, f"ranks failed {failed}:\n" + "\n".join(logs)
+
+
+@pytest.fixture(scope="module")
+def two_ranks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("ddp")
+    spawn("tests.training.test_distributed:worker", [str(out)])
+    return out
+
+
+def close(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], atol: float = 1e-6) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.allclose(a[name], b[name], atol=atol, rtol=1e-5), (name, (a[name] - b[name]).abs().max())
+
+
+def test_two_processes_train_as_one_with_the_same_global_batch(two_ranks: Path) -> None:
+    single, result = fit(None)
+    ranks = [torch.load(two_ranks / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    close(ranks[0]["straight"], single.state_dict())
+    close(ranks[1]["straight"], ranks[0]["straight"], atol=0)  # DDP keeps the replicas identical
+    for mine, theirs in zip(ranks[0]["history"], result.history, strict=True):
+        assert mine.keys() == theirs.keys()
+        for key in ("train_loss", "val_loss"):
+            assert mine[key] == pytest.approx(theirs[key], rel=1e-5), key
+        assert mine["val_accuracy"] == theirs["val_accuracy"]
+
+
+def test_evaluation_counts_every_row_once(two_ranks: Path) -> None:
+    from deepfit.evaluation.evaluate import predict_outputs
+
+    single, _ = fit(None)
+    _, val = data()
+    expected = predict_outputs(single, val.inputs, 1024)
+    for rank in (0, 1):
+        outputs = torch.load(two_ranks / f"rank{rank}.pt", weights_only=True)["outputs"]
+        assert outputs.shape == (N_VAL, 3)  # no padded duplicates
+        assert torch.allclose(outputs, expected, atol=1e-5)
+
+
+def test_interrupted_on_one_rank_then_resumed_equals_uninterrupted(two_ranks: Path) -> None:
+    checkpoint = load_checkpoint(two_ranks / "cut" / "checkpoints" / "last.pt")
+    assert checkpoint["step"] == CUT_AT and checkpoint["extra"]["position"]["batch"] == CUT_AT - 6
+    rank0 = torch.load(two_ranks / "rank0.pt", weights_only=True)
+    close(rank0["resumed"], rank0["straight"], atol=1e-7)
+    assert [h["epoch"] for h in rank0["resumed_history"]] == list(range(1, EPOCHS + 1))
+    for mine, theirs in zip(rank0["resumed_history"], rank0["history"], strict=True):
+        assert mine["train_loss"] == pytest.approx(theirs["train_loss"], rel=1e-6)
+    assert not (two_ranks / "resumed" / "checkpoints" / "last.pt.tmp").exists()
+
+
+def test_one_process_resumes_a_two_process_checkpoint(two_ranks: Path) -> None:
+    checkpoint = load_checkpoint(two_ranks / "cut" / "checkpoints" / "last.pt")
+    single, result = fit(None, resume=checkpoint)
+    reference, straight = fit(None)
+    close(single.state_dict(), reference.state_dict())
+    assert result.history[-1]["train_loss"] == pytest.approx(straight.history[-1]["train_loss"], rel=1e-5)
