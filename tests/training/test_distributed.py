@@ -7,6 +7,7 @@ costs ~20 s on two busy cores, so the assertions share it (the module-scoped ``t
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 import torch
 from torch import nn
 
+import deepfit
 from deepfit.data.batches import TensorData
 from deepfit.training.callbacks import Checkpointer
 from deepfit.training.checkpoint import load_checkpoint
@@ -35,6 +37,14 @@ CONFIG = {
     "early_stopping": {"patience": 50},
 }
 TIMEOUT = 240
+# deepfit train end to end: 105 training rows of iris, global batch 16 (the last batch of 9 rows splits 4 / 5)
+RUN = {
+    "data": {"source": "builtin:iris"},
+    "model": {"name": "mlp", "hidden": [16], "dropout": 0.0},
+    "train": {"epochs": 4, "batch_size": 16, "lr": 0.01, "device": "cpu"},
+    "eval": {"baselines": False},
+    "output": {"report": False},
+}
 
 
 def data() -> tuple[TensorData, TensorData]:
@@ -95,6 +105,8 @@ def worker(out: str) -> None:
         pass
     checkpoint = load_checkpoint(out_dir / "cut" / "checkpoints" / "last.pt")
     resumed, resumed_result = fit(out_dir / "resumed", resume=checkpoint, rank=rank)
+    run = deepfit.train(RUN, run_dir=out_dir / "run", verbose=rank == 0)  # rank 0 alone writes (and prints)
+    (out_dir / f"api{rank}.json").write_text(json.dumps({"dir": str(run.run_dir), "metrics": run.metrics}))
     result_file = out_dir / f"rank{rank}.pt"
     torch.save(
         {
@@ -111,7 +123,7 @@ def worker(out: str) -> None:
 
 def spawn(target: str, args: list[str], world: int = 2) -> None:
     """``world`` processes running ``target(*args)`` with torchrun's environment; a hang fails, not blocks."""
-    from deepfit.training.distributed import free_port
+    from deepfit.launch import free_port
 
     env = {
         **os.environ,
@@ -198,3 +210,34 @@ def test_one_process_resumes_a_two_process_checkpoint(two_ranks: Path) -> None:
     reference, straight = fit(None)
     close(single.state_dict(), reference.state_dict())
     assert result.history[-1]["train_loss"] == pytest.approx(straight.history[-1]["train_loss"], rel=1e-5)
+
+
+def test_deepfit_train_in_two_processes_writes_one_run_from_rank_0(two_ranks: Path, tmp_path: Path) -> None:
+    from deepfit.runs import read_jsonl
+
+    single = deepfit.train(RUN, run_dir=tmp_path / "one", verbose=False)
+    ranks = [json.loads((two_ranks / f"api{r}.json").read_text()) for r in (0, 1)]
+    run = two_ranks / "run"
+    assert ranks[0]["dir"] == ranks[1]["dir"] == str(run)
+    assert ranks[1]["metrics"] == {}  # rank 1 trains, and leaves evaluation, saving and reporting to rank 0
+    files = sorted(p.relative_to(run).as_posix() for p in run.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(single.run_dir).as_posix() for p in single.run_dir.rglob("*") if p.is_file())
+    history = read_jsonl(run / "metrics.jsonl")
+    assert len(history) == len(single.history)  # one writer: no epoch logged twice
+    for mine, theirs in zip(history, single.history, strict=True):
+        assert mine["train_loss"] == pytest.approx(theirs["train_loss"], rel=1e-5)
+        assert mine["val_accuracy"] == theirs["val_accuracy"]
+    for split in ("validation", "test"):
+        for key in ("accuracy", "f1_macro", "support"):
+            if key in single.metrics[split]:
+                assert ranks[0]["metrics"][split][key] == pytest.approx(single.metrics[split][key], rel=1e-6)
+
+
+def test_devices_launches_the_same_command_in_each_process() -> None:
+    from deepfit.cli import _without_devices
+    from deepfit.launch import launch
+
+    argv = ["--debug", "train", "c.yaml", "--devices", "2", "--set", "train.epochs=1", "--devices=2"]
+    assert _without_devices(argv) == ["--debug", "train", "c.yaml", "--set", "train.epochs=1"]
+    assert launch(["--version"], 2) == 0
+    assert launch(["train"], 2) == 2  # every rank fails alike (no config); its exit code is kept
