@@ -131,7 +131,14 @@ def _train_claimed(
         if checkpoint is not None:
             _check_same_data(run_dir, checkpoint, prints, allow_changed_data, consoles[0])
         prepared = _prepare(cfg, data, consoles[0])
-        run = _Run(run_dir, *consoles, payload={"config": None, "data_fingerprint": prints}, started=started, main=main)
+        run = _Run(
+            run_dir,
+            *consoles,
+            payload={"config": None, "data_fingerprint": prints},
+            started=started,
+            main=main,
+            group=group is not None,
+        )
         if cfg.model.name == "gan":
             return _train_gan(cfg, prepared, run, checkpoint, callbacks)
         return _train_network(cfg, prepared, run, checkpoint, callbacks)
@@ -156,6 +163,7 @@ class _Run:
     payload: dict[str, Any]  # saved in every checkpoint beside the weights
     started: float
     main: bool = True  # False on ranks other than 0, which write nothing
+    group: bool = False  # several processes train
 
     def start(self, cfg: Config, report: dict[str, Any]) -> None:
         """The resolved config and the data report, before the first epoch."""
@@ -209,7 +217,8 @@ def _train_network(
     spec, tensors = prepared.spec, prepared.tensors
     model, choice = _build(cfg, spec, run, checkpoint)
     run.start(cfg, prepared.report)
-    diagnostics = _diagnostics(cfg, spec, run) if run.main else []
+    sharded = cfg.train.strategy == "fsdp" and run.group
+    diagnostics = _diagnostics(cfg, spec, run) if run.main and not sharded else []  # FSDP: rank 0 lacks the weights
     scale = _target_scale(prepared)
     monitor = cfg.train.early_stopping.monitor
     run_callbacks = run.callbacks(cfg, diagnostics, callbacks, ProgressBar(f"val_{monitor}", console=run.console))
@@ -217,6 +226,11 @@ def _train_network(
     fit = trainer.fit(model, tensors["train"], tensors.get("validation"), task=spec.task, resume=checkpoint)
     if not run.main:  # rank 0 evaluates the test split, saves and reports
         return TrainResult(run.dir, {}, fit.history, fit.best_epoch, fit.stop_reason, time.perf_counter() - run.started)
+    if fit.weights is not None:  # FSDP sharded the model in place: rank 0 evaluates and saves a whole one
+        from deepfit.models.registry import build_model
+
+        model = build_model(cfg.model, spec)
+        model.load_state_dict(fit.weights)
     if cfg.train.lr == "auto":
         run.console.print(f"learning rate (auto, from the range test): {fit.lr:.3g}")
     if fit.stop_reason:

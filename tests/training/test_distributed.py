@@ -74,12 +74,14 @@ class SignalAt:
             self.trainer.interrupts.signal = "SIGINT"
 
 
-def fit(out: Path | None, *, resume: dict | None = None, cut: bool = False, rank: int = 0) -> tuple[nn.Module, Any]:
+def fit(
+    out: Path | None, *, resume: dict | None = None, cut: bool = False, rank: int = 0, strategy: str = "ddp"
+) -> tuple[nn.Module, Any]:
     """One training run; rank 0 (or the single process) checkpoints into ``out``."""
     train, val = data()
     net = model()
     callbacks: list[Any] = [Checkpointer(out)] if out is not None and rank == 0 else []
-    trainer = Trainer(CONFIG, callbacks=callbacks, metrics_fn=accuracy)
+    trainer = Trainer({**CONFIG, "strategy": strategy}, callbacks=callbacks, metrics_fn=accuracy)
     if cut and rank == 1:
         trainer.callbacks.append(SignalAt(trainer, CUT_AT))
     result = trainer.fit(net, train, val, task="classification", resume=resume)
@@ -107,6 +109,12 @@ def worker(out: str) -> None:
     resumed, resumed_result = fit(out_dir / "resumed", resume=checkpoint, rank=rank)
     run = deepfit.train(RUN, run_dir=out_dir / "run", verbose=rank == 0)  # rank 0 alone writes (and prints)
     (out_dir / f"api{rank}.json").write_text(json.dumps({"dir": str(run.run_dir), "metrics": run.metrics}))
+    _, sharded = fit(out_dir / "fsdp", rank=rank, strategy="fsdp")
+    try:
+        fit(out_dir / "fsdp_cut", cut=True, rank=rank, strategy="fsdp")
+        raise AssertionError("the signal on rank 1 did not stop FSDP on rank " + str(rank))
+    except TrainingInterrupted:
+        pass
     result_file = out_dir / f"rank{rank}.pt"
     torch.save(
         {
@@ -115,6 +123,8 @@ def worker(out: str) -> None:
             "outputs": outputs,
             "resumed": resumed.state_dict(),
             "resumed_history": resumed_result.history,
+            "fsdp": sharded.weights,
+            "fsdp_history": sharded.history,
         },
         result_file,
     )
@@ -241,3 +251,14 @@ def test_devices_launches_the_same_command_in_each_process() -> None:
     assert _without_devices(argv) == ["--debug", "train", "c.yaml", "--set", "train.epochs=1"]
     assert launch(["--version"], 2) == 0
     assert launch(["train"], 2) == 2  # every rank fails alike (no config); its exit code is kept
+
+
+def test_fsdp_trains_as_one_process_and_saves_checkpoints_one_process_resumes(two_ranks: Path) -> None:
+    single, result = fit(None)
+    rank0 = torch.load(two_ranks / "rank0.pt", weights_only=True)
+    close(rank0["fsdp"], single.state_dict())  # the full weights, gathered from the shards
+    assert [h["val_accuracy"] for h in rank0["fsdp_history"]] == [h["val_accuracy"] for h in result.history]
+    checkpoint = load_checkpoint(two_ranks / "fsdp_cut" / "checkpoints" / "last.pt")
+    assert checkpoint["model"].keys() == single.state_dict().keys()  # the format of one process
+    resumed, _ = fit(None, resume=checkpoint)  # model and optimizer state from the sharded run, in one process
+    close(resumed.state_dict(), single.state_dict())

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 import signal as signals
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -37,6 +37,7 @@ from torch import nn
 
 from deepfit.errors import ConfigError, TrainingError
 from deepfit.launch import env_world
+from deepfit.training.checkpoint import unwrap
 
 SIGNALS = {0: None, int(signals.SIGINT): "SIGINT", int(signals.SIGTERM): "SIGTERM"}
 
@@ -104,19 +105,70 @@ class Group:
         return torch.cat([part[:count] for part, count in zip(parts, counts, strict=True)]).to(local.device)
 
     def predict(self, model: nn.Module, inputs: tuple[torch.Tensor, ...], batch_size: int) -> torch.Tensor:
-        """Outputs for all rows, each rank predicting its own contiguous slice (no row counted twice)."""
-        from deepfit.evaluation.evaluate import predict_outputs
+        """Outputs for all rows, each rank predicting its own contiguous slice (no row counted twice).
 
+        Every rank runs the same number of forward passes (some maybe on no row): an FSDP model gathers its
+        weights in each one, with every rank."""
         n = len(inputs[0])
         part = self.rows(n)
-        local = predict_outputs(model, tuple(t[part] for t in inputs), batch_size)
-        if not len(local):  # fewer rows than ranks: this rank's slice is empty, but the shape must match
-            with torch.inference_mode():
-                was_training = model.training
-                model.eval()
-                local = model(*(t[:1] for t in inputs)).float()[:0]
-                model.train(was_training)
+        largest = -(-n // self.world)
+        chunks = max(1, -(-largest // batch_size))  # as many as the largest slice needs
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            pieces = zip(*(t[part].tensor_split(chunks) for t in inputs), strict=True)
+            local = torch.cat([model(*(t.to(self.device) for t in piece)).float() for piece in pieces])
+        model.train(was_training)
         return self.gather_rows(local, n)
+
+    # ------------------------------------------------------------ consolidated state (checkpoints)
+    @property
+    def sharded(self) -> bool:
+        return self.strategy == "fsdp"
+
+    def model_state(self, model: nn.Module) -> dict[str, Any]:
+        """The model's full weights, as one process saves them. FSDP gathers them onto rank 0's CPU (every
+        rank must call; the others get an empty dict)."""
+        if not self.sharded:
+            return unwrap(model).state_dict()
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+
+    def load_model_state(self, model: nn.Module, state: dict[str, Any]) -> None:
+        """Full weights into the (sharded) model: rank 0's are sent to every rank."""
+        if not self.sharded:
+            unwrap(model).load_state_dict(state)
+            return
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+
+        set_model_state_dict(model, state, options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=True))
+
+    def optimizer_state(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+        """The optimizer's full state in one process's format (parameters numbered, not named)."""
+        if not self.sharded:
+            return optimizer.state_dict()
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
+
+        options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+        full: dict[str, Any] = dict(get_optimizer_state_dict(model, optimizer, options=options))  # names as keys
+        if not self.main:
+            return {}
+        index = {name: i for i, name in enumerate(_parameter_names(model, optimizer))}
+        groups = [{**g, "params": [index[name] for name in g["params"]]} for g in full["param_groups"]]
+        return {"state": {index[name]: v for name, v in full["state"].items()}, "param_groups": groups}
+
+    def load_optimizer_state(self, model: nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+        if not self.sharded:
+            optimizer.load_state_dict(state)
+            return
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+
+        names = _parameter_names(model, optimizer)
+        groups = [{**g, "params": [names[i] for i in g["params"]]} for g in state["param_groups"]]
+        full: Any = {"state": {names[i]: v for i, v in state["state"].items()}, "param_groups": groups}
+        options = StateDictOptions(full_state_dict=True, broadcast_from_rank0=True)
+        set_optimizer_state_dict(model, optimizer, full, options=options)
 
     def wrap(self, model: nn.Module) -> nn.Module:
         """The model as the strategy trains it: DDP (weights replicated), or FSDP2 (sharded in place)."""
@@ -124,12 +176,18 @@ class Group:
             from torch.distributed.fsdp import fully_shard
 
             for module in list(model.modules())[1:]:
-                if isinstance(module, nn.Linear | nn.Conv2d | nn.Embedding) and any(module.parameters()):
+                if isinstance(module, nn.Linear | nn.Conv2d | nn.Embedding):  # a unit per layer with weights
                     fully_shard(module)
             fully_shard(model)
             return model
         ids = [self.device.index] if self.device.type == "cuda" else None
         return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+
+def _parameter_names(model: nn.Module, optimizer: torch.optim.Optimizer) -> list[str]:
+    """The names of the optimizer's parameters in its own order (how one process numbers them)."""
+    names = {id(p): name for name, p in model.named_parameters()}
+    return [names[id(p)] for group in optimizer.param_groups for p in group["params"]]
 
 
 _GROUP: Group | None = None
@@ -147,8 +205,9 @@ def init_from_env(device: str = "auto", strategy: str = "auto") -> Group | None:
     with gloo. ``strategy`` is ``train.strategy`` (auto means ddp).
     """
     global _GROUP
-    if _GROUP is not None:
-        return _GROUP
+    strategy = "fsdp" if strategy == "fsdp" else "ddp"
+    if _GROUP is not None:  # joined already (an earlier fit in this process): this fit's strategy
+        return replace(_GROUP, strategy=strategy)
     world = env_world()
     if world <= 1:
         return None
@@ -168,7 +227,7 @@ def init_from_env(device: str = "auto", strategy: str = "auto") -> Group | None:
         where = torch.device("cpu")
     if not dist.is_initialized():
         dist.init_process_group(backend="cpu:gloo,cuda:nccl" if cuda else "gloo")
-    _GROUP = Group(dist.get_rank(), dist.get_world_size(), local, where, "fsdp" if strategy == "fsdp" else "ddp")
+    _GROUP = Group(dist.get_rank(), dist.get_world_size(), local, where, strategy)
     return _GROUP
 
 

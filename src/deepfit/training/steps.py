@@ -210,7 +210,10 @@ class SupervisedStep(TrainStep):
         }
 
     def load_state_dict(self, checkpoint: dict[str, Any]) -> None:
-        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        if self.group is not None:  # FSDP: the saved full state is sharded between the ranks
+            self.group.load_optimizer_state(self.model, self.optimizer, checkpoint["optimizer"])
+        else:
+            self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.schedule.load_state_dict(checkpoint["schedule"])
         if checkpoint.get("scaler"):
             self.scaler.load_state_dict(checkpoint["scaler"])

@@ -41,6 +41,8 @@ class FitResult:
     best_epoch: int
     stop_reason: str
     lr: float = 0.0  # the learning rate used (the range test's suggestion when train.lr is auto)
+    # train.strategy fsdp: the trained model's full weights (on rank 0; the model itself stays sharded)
+    weights: dict[str, Any] | None = None
 
 
 class TrainingInterrupted(TrainingError):
@@ -154,9 +156,14 @@ class Trainer:
         )
         stopper = self._early_stopping(val is not None)
         emit = _Emitter([stopper, *self.callbacks])
+        checkpointer = next((c for c in emit.callbacks if isinstance(c, Checkpointer)), None)
+        if group is not None and group.sharded:  # weights are sharded: gathering them takes every rank
+            stopper.snapshot, stopper.restore = group.model_state, group.load_model_state
+            if checkpointer is not None:
+                checkpointer.deferred = True
         after_backward = (lambda: emit("after_backward", state)) if emit.handlers["after_backward"] else None
         shuffle = torch.Generator().manual_seed(cfg.seed)
-        position = self._restore(resume, state, stopper, shuffle) if resume else None
+        position = self._restore(resume, state, stopper, shuffle, group) if resume else None
         if group is not None and group.rank:  # dropout and augmentation differ between ranks (rank 0: as saved)
             seed_everything(cfg.seed + 7919 * group.rank + state.step)
         shard = group.shard if group is not None else None
@@ -205,13 +212,19 @@ class Trainer:
                 if group is not None:  # the same decisions on every rank
                     state.stop = bool(group.any(state.stop))
                     self.interrupts.signal = group.signal(self.interrupts.signal)
+                    if group.sharded and group.any(checkpointer is not None and checkpointer.due(state)):
+                        self._consolidated_save(
+                            state, checkpointer, group, durable=state.stop or state.epoch == cfg.epochs
+                        )
                 if self.interrupts.signal:  # arrived during validation or the epoch's last step
                     self._save_interrupted(state, emit, None, group)
             emit("on_fit_end", state)
         finally:
             self.interrupts.release()
             emit.close()
-        return FitResult(state.history, state.epoch, stopper.best_epoch or state.epoch, state.stop_reason, step.lr)
+        weights = group.model_state(model) if group is not None and group.sharded else None
+        best = stopper.best_epoch or state.epoch
+        return FitResult(state.history, state.epoch, best, state.stop_reason, step.lr, weights)
 
     # ------------------------------------------------------------ pieces of the loop
     def _loss(self, train: TensorData, task: str | None, device: torch.device) -> nn.Module:
@@ -254,7 +267,9 @@ class Trainer:
             position = {**position, **state.train_step.partial()}
         state.extra["position"] = position
         checkpointer = next((c for c in emit.callbacks if isinstance(c, Checkpointer)), None)
-        if checkpointer is not None:
+        if group is not None and group.sharded:
+            self._consolidated_save(state, checkpointer, group, durable=True)
+        elif checkpointer is not None:
             checkpointer.save(state)
         if group is not None:
             group.barrier()  # no rank exits before the checkpoint is written
@@ -270,12 +285,32 @@ class Trainer:
             hint=f"continue with: deepfit train --resume {run}",
         )
 
+    @staticmethod
+    def _consolidated_save(state: TrainState, checkpointer: Checkpointer | None, group: Group, durable: bool) -> None:
+        """FSDP: every rank gathers the full weights and optimizer state; rank 0 saves them as one process
+        would, so that any number of processes (one included) can resume the checkpoint."""
+        model, optimizer = state.model, state.train_step.optimizer
+        state.consolidated = {"model": group.model_state(model), "optimizer": group.optimizer_state(model, optimizer)}
+        try:
+            if checkpointer is not None:
+                checkpointer.save(state, durable=durable)
+        finally:
+            state.consolidated = None
+
     def _restore(
-        self, checkpoint: dict[str, Any], state: TrainState, stopper: EarlyStopping, shuffle: torch.Generator
+        self,
+        checkpoint: dict[str, Any],
+        state: TrainState,
+        stopper: EarlyStopping,
+        shuffle: torch.Generator,
+        group: Group | None = None,
     ) -> dict[str, Any] | None:
         """Load a checkpoint into the freshly built objects; returns the mid-epoch position, if any."""
         try:
-            unwrap(state.model).load_state_dict(checkpoint["model"])
+            if group is not None and group.sharded:
+                group.load_model_state(state.model, checkpoint["model"])
+            else:
+                unwrap(state.model).load_state_dict(checkpoint["model"])
         except RuntimeError as exc:
             raise RunError(
                 f"the checkpoint does not fit this model: {str(exc).splitlines()[0]}",
