@@ -163,7 +163,10 @@ def _call(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         if args.debug:
             raise
-        _error("interrupted")
+        from deepfit.launch import is_main
+
+        if is_main():
+            _error("interrupted")
         return 130
 
 

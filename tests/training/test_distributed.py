@@ -262,3 +262,18 @@ def test_fsdp_trains_as_one_process_and_saves_checkpoints_one_process_resumes(tw
     assert checkpoint["model"].keys() == single.state_dict().keys()  # the format of one process
     resumed, _ = fit(None, resume=checkpoint)  # model and optimizer state from the sharded run, in one process
     close(resumed.state_dict(), single.state_dict())
+
+
+def test_a_ctrl_c_echoed_by_torchrun_is_one_request() -> None:
+    """torchrun forwards a terminal's Ctrl-C to processes that got it already: within ``echo`` it is one."""
+    import signal
+
+    from deepfit.training.interrupts import Interrupts
+
+    with Interrupts(echo=3.0) as interrupts:
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)  # the echo: no KeyboardInterrupt
+        assert interrupts.signal == "SIGINT"
+    with pytest.raises(KeyboardInterrupt), Interrupts() as interrupts:  # one process: a second Ctrl-C stops
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)

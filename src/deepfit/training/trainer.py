@@ -168,6 +168,8 @@ class Trainer:
             seed_everything(cfg.seed + 7919 * group.rank + state.step)
         shard = group.shard if group is not None else None
 
+        if group is not None:  # torchrun echoes a terminal's Ctrl-C to every process: one request, not two
+            self.interrupts.echo = max(self.interrupts.echo, 3.0)
         try:
             self.interrupts.install()
             emit("on_fit_begin", state)
