@@ -54,6 +54,7 @@ def train(
     results (default: when stderr is a terminal or in a notebook; ``quiet=True`` is ``verbose=False``).
     A model built by your own code in a resumed run runs that code: ``trust_code=True`` says you trust it.
     """
+    from deepfit.data.fingerprint import fingerprint
     from deepfit.launch import is_main
     from deepfit.runs import run_path
     from deepfit.training import distributed
@@ -80,65 +81,17 @@ def train(
         from deepfit.training.gan import gan_training
 
         cfg.train = gan_training(cfg.train)
-    joined = distributed.current() is None
-    group = distributed.init_from_env(cfg.train.device, cfg.train.strategy)  # None in one process
-    try:
-        return _train_claimed(
-            cfg,
-            data,
-            path,
-            group,
-            checkpoint,
-            consoles,
-            started,
-            callbacks,
-            resume is not None,
-            overwrite,
-            allow_changed_data,
-        )
-    finally:
-        if joined:
-            distributed.close()
-
-
-def _train_claimed(
-    cfg: Config,
-    data: pd.DataFrame | None,
-    path: Path,
-    group: Any,
-    checkpoint: dict[str, Any] | None,
-    consoles: tuple[Any, Any],
-    started: float,
-    callbacks: list[Any] | None,
-    resume: bool,
-    overwrite: bool,
-    allow_changed_data: bool,
-) -> TrainResult:
-    """The run directory claimed (by rank 0 alone when several processes train), data prepared, trained."""
-    import contextlib
-
-    from deepfit.data.fingerprint import fingerprint
-    from deepfit.runs import claim_run_dir
-
-    if group is not None:
-        if cfg.model.name == "gan":
+    # several processes: rank 0 alone claims (and writes) the run directory; the others get its path
+    claim = distributed.claim_on_rank0(path, cfg.train, resume=resume is not None, overwrite=overwrite)
+    with claim as (run_dir, group):
+        if group is not None and cfg.model.name == "gan":
             raise ConfigError("model.name gan trains in one process only", hint="train without --devices")
-        path = group.broadcast(path)  # rank 0's timestamped directory
-    main = group is None or group.main
-    claim = claim_run_dir(path, resume=resume, overwrite=overwrite) if main else contextlib.nullcontext(path)
-    with claim as run_dir:
         prints = fingerprint(cfg, data)
         if checkpoint is not None:
             _check_same_data(run_dir, checkpoint, prints, allow_changed_data, consoles[0])
         prepared = _prepare(cfg, data, consoles[0])
-        run = _Run(
-            run_dir,
-            *consoles,
-            payload={"config": None, "data_fingerprint": prints},
-            started=started,
-            main=main,
-            group=group is not None,
-        )
+        payload = {"config": None, "data_fingerprint": prints}
+        run = _Run(run_dir, *consoles, payload, started, main=group is None or group.main, group=group is not None)
         if cfg.model.name == "gan":
             return _train_gan(cfg, prepared, run, checkpoint, callbacks)
         return _train_network(cfg, prepared, run, checkpoint, callbacks)

@@ -26,15 +26,19 @@ remains is these few collectives on ``torch.distributed`` itself.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal as signals
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
+from deepfit.config import TrainConfig
 from deepfit.errors import ConfigError, TrainingError
 from deepfit.launch import env_world
 from deepfit.training.checkpoint import unwrap
@@ -229,6 +233,30 @@ def init_from_env(device: str = "auto", strategy: str = "auto") -> Group | None:
         dist.init_process_group(backend="cpu:gloo,cuda:nccl" if cuda else "gloo")
     _GROUP = Group(dist.get_rank(), dist.get_world_size(), local, where, strategy)
     return _GROUP
+
+
+@contextlib.contextmanager
+def claim_on_rank0(
+    path: Path, config: TrainConfig, *, resume: bool = False, overwrite: bool = False
+) -> Iterator[tuple[Path, Group | None]]:
+    """``runs.claim_run_dir`` for a run that may train in several processes: the group joined (and left at
+    the end, if joined here), rank 0's path (a timestamp) on every rank, the directory claimed and locked by
+    rank 0 alone. Yields ``(run_dir, group)``; the group is None in one process."""
+    from deepfit.runs import claim_run_dir
+
+    joined = _GROUP is None
+    group = init_from_env(config.device, config.strategy)
+    try:
+        if group is not None:
+            path = group.broadcast(path)
+        if group is None or group.main:
+            with claim_run_dir(path, resume=resume, overwrite=overwrite) as run_dir:
+                yield run_dir, group
+        else:
+            yield path, group
+    finally:
+        if joined:
+            close()
 
 
 def close() -> None:

@@ -211,13 +211,8 @@ class Trainer:
                 state.extra["position"] = None
                 state.extra["shuffle"] = shuffle.get_state()
                 emit("on_epoch_end", state)
-                if group is not None:  # the same decisions on every rank
-                    state.stop = bool(group.any(state.stop))
-                    self.interrupts.signal = group.signal(self.interrupts.signal)
-                    if group.sharded and group.any(checkpointer is not None and checkpointer.due(state)):
-                        self._consolidated_save(
-                            state, checkpointer, group, durable=state.stop or state.epoch == cfg.epochs
-                        )
+                if group is not None:
+                    self._agree(state, group, checkpointer)
                 if self.interrupts.signal:  # arrived during validation or the epoch's last step
                     self._save_interrupted(state, emit, None, group)
             emit("on_fit_end", state)
@@ -286,6 +281,14 @@ class Trainer:
             f"a checkpoint was saved to {checkpointer.path}",
             hint=f"continue with: deepfit train --resume {run}",
         )
+
+    def _agree(self, state: TrainState, group: Group, checkpointer: Checkpointer | None) -> None:
+        """The end of an epoch in several processes: the same stop and signal on every rank, and under FSDP
+        the checkpoint rank 0 is due to write, gathered by all."""
+        state.stop = bool(group.any(state.stop))
+        self.interrupts.signal = group.signal(self.interrupts.signal)
+        if group.sharded and group.any(checkpointer is not None and checkpointer.due(state)):
+            self._consolidated_save(state, checkpointer, group, durable=state.stop or state.epoch == state.epochs)
 
     @staticmethod
     def _consolidated_save(state: TrainState, checkpointer: Checkpointer | None, group: Group, durable: bool) -> None:
