@@ -54,9 +54,9 @@ def data() -> tuple[TensorData, TensorData]:
     return TensorData((x[:N_TRAIN],), y[:N_TRAIN]), TensorData((x[N_TRAIN:],), y[N_TRAIN:])
 
 
-def model() -> nn.Module:
+def model(dropout: float = 0.0) -> nn.Module:
     torch.manual_seed(1)
-    return nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 3))
+    return nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Dropout(dropout), nn.Linear(16, 3))
 
 
 def accuracy(outputs: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
@@ -75,11 +75,17 @@ class SignalAt:
 
 
 def fit(
-    out: Path | None, *, resume: dict | None = None, cut: bool = False, rank: int = 0, strategy: str = "ddp"
+    out: Path | None,
+    *,
+    resume: dict | None = None,
+    cut: bool = False,
+    rank: int = 0,
+    strategy: str = "ddp",
+    dropout: float = 0.0,
 ) -> tuple[nn.Module, Any]:
     """One training run; rank 0 (or the single process) checkpoints into ``out``."""
     train, val = data()
-    net = model()
+    net = model(dropout)
     callbacks: list[Any] = [Checkpointer(out)] if out is not None and rank == 0 else []
     trainer = Trainer({**CONFIG, "strategy": strategy}, callbacks=callbacks, metrics_fn=accuracy)
     if cut and rank == 1:
@@ -109,6 +115,14 @@ def worker(out: str) -> None:
     resumed, resumed_result = fit(out_dir / "resumed", resume=checkpoint, rank=rank)
     run = deepfit.train(RUN, run_dir=out_dir / "run", verbose=rank == 0)  # rank 0 alone writes (and prints)
     (out_dir / f"api{rank}.json").write_text(json.dumps({"dir": str(run.run_dir), "metrics": run.metrics}))
+    noisy, _ = fit(out_dir / "dropout", rank=rank, dropout=0.3)  # random streams per rank, saved and restored
+    try:
+        fit(out_dir / "dropout_cut", cut=True, rank=rank, dropout=0.3)
+        raise AssertionError("the signal on rank 1 did not stop rank " + str(rank))
+    except TrainingInterrupted:
+        pass
+    checkpoint = load_checkpoint(out_dir / "dropout_cut" / "checkpoints" / "last.pt")
+    noisy_resumed, _ = fit(out_dir / "dropout_resumed", resume=checkpoint, rank=rank, dropout=0.3)
     _, sharded = fit(out_dir / "fsdp", rank=rank, strategy="fsdp")
     try:
         fit(out_dir / "fsdp_cut", cut=True, rank=rank, strategy="fsdp")
@@ -124,6 +138,8 @@ def worker(out: str) -> None:
             "resumed": resumed.state_dict(),
             "resumed_history": resumed_result.history,
             "fsdp": sharded.weights,
+            "dropout": noisy.state_dict(),
+            "dropout_resumed": noisy_resumed.state_dict(),
             "fsdp_history": sharded.history,
         },
         result_file,
@@ -212,6 +228,9 @@ def test_interrupted_on_one_rank_then_resumed_equals_uninterrupted(two_ranks: Pa
     for mine, theirs in zip(rank0["resumed_history"], rank0["history"], strict=True):
         assert mine["train_loss"] == pytest.approx(theirs["train_loss"], rel=1e-6)
     assert not (two_ranks / "resumed" / "checkpoints" / "last.pt.tmp").exists()
+    # with dropout, each rank's random stream is saved and restored too: still the same run
+    close(rank0["dropout_resumed"], rank0["dropout"], atol=1e-7)
+    assert not torch.allclose(rank0["dropout"]["0.weight"], rank0["straight"]["0.weight"])
 
 
 def test_one_process_resumes_a_two_process_checkpoint(two_ranks: Path) -> None:

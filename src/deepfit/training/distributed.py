@@ -95,6 +95,12 @@ class Group:
         dist.broadcast_object_list(box, src=0)
         return box[0]
 
+    def gather_object(self, value: Any) -> list[Any]:
+        """Every rank's value (a picklable object), in rank order, on every rank."""
+        out: list[Any] = [None] * self.world
+        dist.all_gather_object(out, value)
+        return out
+
     def gather_rows(self, local: torch.Tensor, n: int) -> torch.Tensor:
         """Each rank's ``rows(n)`` of a result, concatenated in rank order: all ``n`` rows, each once.
 

@@ -26,7 +26,7 @@ from deepfit.data.batches import TensorData
 from deepfit.errors import RunError, TrainingError
 from deepfit.evaluation.evaluate import MetricsFn
 from deepfit.training.callbacks import EVENTS, Checkpointer, EarlyStopping, TrainState
-from deepfit.training.checkpoint import set_rng_state, unwrap
+from deepfit.training.checkpoint import rng_state, set_rng_state, unwrap
 from deepfit.training.distributed import Group, init_from_env
 from deepfit.training.interrupts import Interrupts
 from deepfit.training.losses import build_loss
@@ -165,7 +165,11 @@ class Trainer:
         shuffle = torch.Generator().manual_seed(cfg.seed)
         position = self._restore(resume, state, stopper, shuffle, group) if resume else None
         if group is not None and group.rank:  # dropout and augmentation differ between ranks (rank 0: as saved)
-            seed_everything(cfg.seed + 7919 * group.rank + state.step)
+            saved = state.extra.get("rng_ranks") if resume else None
+            if saved and len(saved) == group.world:
+                set_rng_state(saved[group.rank])  # the same number of processes: each continues its stream
+            else:
+                seed_everything(cfg.seed + 7919 * group.rank + state.step)
         shard = group.shard if group is not None else None
 
         if group is not None:  # torchrun echoes a terminal's Ctrl-C to every process: one request, not two
@@ -210,6 +214,8 @@ class Trainer:
                 state.history.append(state.logs)
                 state.extra["position"] = None
                 state.extra["shuffle"] = shuffle.get_state()
+                if group is not None:  # each rank's random streams, saved by rank 0 with the epoch
+                    state.extra["rng_ranks"] = group.gather_object(rng_state())
                 emit("on_epoch_end", state)
                 if group is not None:
                     self._agree(state, group, checkpointer)
@@ -263,6 +269,8 @@ class Trainer:
         if position is not None:
             position = {**position, **state.train_step.partial()}
         state.extra["position"] = position
+        if group is not None:
+            state.extra["rng_ranks"] = group.gather_object(rng_state())
         checkpointer = next((c for c in emit.callbacks if isinstance(c, Checkpointer)), None)
         if group is not None and group.sharded:
             self._consolidated_save(state, checkpointer, group, durable=True)
