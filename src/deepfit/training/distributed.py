@@ -1,10 +1,10 @@
 """Many processes: the process group from torchrun's environment, and the few collectives the loop needs.
 
-``torchrun --nproc_per_node N -m deepfit train CONFIG`` (or ``deepfit train CONFIG --devices N``, which starts
-the same processes through ``deepfit.launch.launch``) sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and
-``MASTER_PORT``; :func:`init_from_env` joins the group (NCCL for CUDA tensors with gloo beside it for the
-loop's small CPU flags; gloo alone on the CPU). Without those variables, or with ``WORLD_SIZE=1``, nothing here
-runs and the loop is the single-process one, unchanged.
+``torchrun --nproc_per_node N -m deepfit train CONFIG`` (or ``deepfit train CONFIG --devices N``, which
+starts the same processes through ``deepfit.launch.launch``) sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
+``MASTER_ADDR`` and ``MASTER_PORT``; :func:`init_from_env` joins the group (NCCL for CUDA tensors with gloo
+beside it for the loop's small CPU flags; gloo alone on the CPU). Without those variables, or with
+``WORLD_SIZE=1``, nothing here runs and the loop is the single-process one, unchanged.
 
 What the loop needs from the other processes, and nothing more (:class:`Group`):
 
@@ -15,6 +15,8 @@ What the loop needs from the other processes, and nothing more (:class:`Group`):
   batch (a rank with no row contributes a zero gradient);
 - **sums** of the epoch's loss, **agreement** on a Ctrl-C/SIGTERM (any rank's signal stops every rank at the
   same step) and on early stopping;
+- **FSDP** (``train.strategy: fsdp``): the full weights and optimizer state gathered by every rank onto rank
+  0's CPU for checkpoints, the best epoch and the final model, in one process's format;
 - **exact evaluation**: each rank predicts a disjoint contiguous slice of the validation rows and the slices
   are gathered in order, with no padded duplicates (``DistributedSampler`` repeats rows to even the ranks out,
   pytorch #25162, which skews metrics).
