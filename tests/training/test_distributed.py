@@ -7,6 +7,7 @@ costs ~20 s on two busy cores, so the assertions share it (the module-scoped ``t
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -182,6 +183,12 @@ def spawn(target: str, args: list[str], world: int = 2) -> None:
     assert not failed, f"ranks failed {failed}:\n" + "\n".join(logs)
 
 
+@functools.cache
+def one_process() -> tuple[nn.Module, Any]:
+    """The reference: the same training in this (single) process."""
+    return fit(None)
+
+
 @pytest.fixture(scope="module")
 def two_ranks(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("ddp")
@@ -196,7 +203,7 @@ def close(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], atol: float = 
 
 
 def test_two_processes_train_as_one_with_the_same_global_batch(two_ranks: Path) -> None:
-    single, result = fit(None)
+    single, result = one_process()
     ranks = [torch.load(two_ranks / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     close(ranks[0]["straight"], single.state_dict())
     close(ranks[1]["straight"], ranks[0]["straight"], atol=0)  # DDP keeps the replicas identical
@@ -210,7 +217,7 @@ def test_two_processes_train_as_one_with_the_same_global_batch(two_ranks: Path) 
 def test_evaluation_counts_every_row_once(two_ranks: Path) -> None:
     from deepfit.evaluation.evaluate import predict_outputs
 
-    single, _ = fit(None)
+    single, _ = one_process()
     _, val = data()
     expected = predict_outputs(single, val.inputs, 1024)
     for rank in (0, 1):
@@ -236,7 +243,7 @@ def test_interrupted_on_one_rank_then_resumed_equals_uninterrupted(two_ranks: Pa
 def test_one_process_resumes_a_two_process_checkpoint(two_ranks: Path) -> None:
     checkpoint = load_checkpoint(two_ranks / "cut" / "checkpoints" / "last.pt")
     single, result = fit(None, resume=checkpoint)
-    reference, straight = fit(None)
+    reference, straight = one_process()
     close(single.state_dict(), reference.state_dict())
     assert result.history[-1]["train_loss"] == pytest.approx(straight.history[-1]["train_loss"], rel=1e-5)
 
@@ -273,7 +280,7 @@ def test_devices_launches_the_same_command_in_each_process() -> None:
 
 
 def test_fsdp_trains_as_one_process_and_saves_checkpoints_one_process_resumes(two_ranks: Path) -> None:
-    single, result = fit(None)
+    single, result = one_process()
     rank0 = torch.load(two_ranks / "rank0.pt", weights_only=True)
     close(rank0["fsdp"], single.state_dict())  # the full weights, gathered from the shards
     assert [h["val_accuracy"] for h in rank0["fsdp_history"]] == [h["val_accuracy"] for h in result.history]
