@@ -41,7 +41,7 @@ import torch.distributed as dist
 from torch import nn
 
 from deepfit.config import TrainConfig
-from deepfit.errors import ConfigError, TrainingError
+from deepfit.errors import ConfigError, RunError, TrainingError
 from deepfit.launch import env_world
 from deepfit.training.checkpoint import unwrap
 
@@ -255,13 +255,20 @@ def claim_on_rank0(
     joined = _GROUP is None
     group = init_from_env(config.device, config.strategy)
     try:
-        if group is not None:
-            path = group.broadcast(path)
-        if group is None or group.main:
+        if group is None:
             with claim_run_dir(path, resume=resume, overwrite=overwrite) as run_dir:
                 yield run_dir, group
-        else:
-            yield path, group
+            return
+        with contextlib.ExitStack() as stack:
+            claimed = None
+            try:
+                if group.main:
+                    claimed = stack.enter_context(claim_run_dir(path, resume=resume, overwrite=overwrite))
+            finally:  # a refusal on rank 0 (None) stops the others at once instead of leaving them waiting
+                claimed = group.broadcast(claimed)
+            if claimed is None:
+                raise RunError(f"rank 0 could not claim the run directory {path}")
+            yield claimed, group
     finally:
         if joined:
             close()
