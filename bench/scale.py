@@ -64,7 +64,7 @@ def worker(rows: int, epochs: int, batch: int, device: str, out: str) -> None:
     close()
 
 
-def run_processes(n: int, device: str, args: argparse.Namespace) -> float:
+def run_processes(n: int, device: str, args: argparse.Namespace, threads: int | None = None) -> float:
     """Start ``n`` processes (torchrun's environment) running :func:`worker`; rank 0's samples per second."""
     from deepfit.launch import free_port
 
@@ -74,7 +74,7 @@ def run_processes(n: int, device: str, args: argparse.Namespace) -> float:
         f"scale.worker({args.rows}, {args.epochs}, {args.batch}, {device!r}, {str(out)!r})"
     )
     cores = os.cpu_count() or 1
-    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, cores // n))}
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads or max(1, cores // n))}
     if n > 1:
         env.update(WORLD_SIZE=str(n), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
     procs = [
@@ -91,24 +91,26 @@ def run_processes(n: int, device: str, args: argparse.Namespace) -> float:
 def part_processes(args: argparse.Namespace) -> None:
     import torch
 
-    settings = [("cpu", 1), ("cpu", 2)]
+    cores = os.cpu_count() or 1
+    # (device, processes, threads each): the CPU's cores split between the processes; one process on one
+    # thread too, which tells processes from threads apart on a busy machine
+    settings = [("cpu", 1, cores), ("cpu", 2, max(1, cores // 2)), ("cpu", 1, 1)]
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    settings += [("cuda", 1)] if gpus else []
-    settings += [("cuda", min(gpus, 8))] if gpus > 1 else []
+    settings += [("cuda", 1, cores)] if gpus else []
+    settings += [("cuda", min(gpus, 8), max(1, cores // min(gpus, 8)))] if gpus > 1 else []
     print(f"processes: {args.rows} rows x 64 features, MLP 64-512-512-10, global batch {args.batch}, ", end="")
     print(f"{args.epochs - 1} timed epochs, {os.cpu_count()} CPU cores")
     print(f"best of {args.repeats} runs each, alternating (a shared machine's load varies)")
-    rates: dict[tuple[str, int], float] = {}
+    rates: dict[tuple[str, int, int], float] = {}
     for _ in range(args.repeats):
-        for device, n in settings:
-            rates[device, n] = max(rates.get((device, n), 0.0), run_processes(n, device, args))
-    threads = {n: max(1, (os.cpu_count() or 1) // n) for _, n in settings}
+        for setting in settings:
+            rates[setting] = max(rates.get(setting, 0.0), run_processes(setting[1], setting[0], args, setting[2]))
     print(f"| {'device':6} | {'processes':>9} | {'threads each':>12} | {'samples/s':>10} | {'ratio':>5} |")
     print(f"|{'-' * 8}|{'-' * 10}:|{'-' * 13}:|{'-' * 11}:|{'-' * 6}:|")
-    for device, n in settings:
-        ratio = rates[device, n] / rates[device, 1]
-        each = threads[n] if device == "cpu" else "-"
-        print(f"| {device:6} | {n:>9} | {each:>12} | {rates[device, n]:>10,.0f} | {ratio:>5.2f} |")
+    for device, n, threads in settings:
+        ratio = rates[device, n, threads] / rates[settings[0] if device == "cpu" else (device, 1, cores)]
+        each = threads if device == "cpu" else "-"
+        print(f"| {device:6} | {n:>9} | {each:>12} | {rates[device, n, threads]:>10,.0f} | {ratio:>5.2f} |")
 
 
 # ---------------------------------------------------------------- data larger than memory (another module)
