@@ -14,7 +14,7 @@ import pandas as pd
 
 from deepfit.config import Config, flatten, load_config, load_saved_config, merge_overrides
 from deepfit.console import baselines_table, make_console, per_class_table, print_lines, results_table
-from deepfit.errors import DataError
+from deepfit.errors import ConfigError, DataError
 from deepfit.runs import CONFIG, DATA_REPORT, EVAL, read_json, write_json, write_text
 
 
@@ -55,12 +55,14 @@ def train(
     A model built by your own code in a resumed run runs that code: ``trust_code=True`` says you trust it.
     """
     from deepfit.data.fingerprint import fingerprint
-    from deepfit.runs import claim_run_dir, run_path
+    from deepfit.launch import is_main
+    from deepfit.runs import run_path
+    from deepfit.training import distributed
     from deepfit.training.loggers import require_loggers
     from deepfit.training.trainer import check_settings
 
     started = time.perf_counter()
-    verbose = _verbose(verbose, quiet)
+    verbose = _verbose(verbose, quiet) and is_main()  # several processes: rank 0 alone prints
     consoles = make_console(not verbose), make_console(not verbose, stderr=False)  # messages, results
     checkpoint = None
     if resume is not None:
@@ -80,13 +82,18 @@ def train(
         from deepfit.training.gan import gan_training
 
         cfg.train = gan_training(cfg.train)
-    with claim_run_dir(path, resume=resume is not None, overwrite=overwrite) as run_dir:
+    # several processes: rank 0 alone claims (and writes) the run directory; the others get its path
+    claim = distributed.claim_on_rank0(path, cfg.train, resume=resume is not None, overwrite=overwrite)
+    with claim as (run_dir, group):
+        if group is not None and cfg.model.name == "gan":
+            raise ConfigError("model.name gan trains in one process only", hint="train without --devices")
         prints = fingerprint(cfg, data)
         if checkpoint is not None:
             _check_same_data(run_dir, checkpoint, prints, allow_changed_data, consoles[0])
         prepared = _prepare(cfg, data, consoles[0], source)
         payload = {"config": None, "data_fingerprint": prints, **_source_payload(source, checkpoint)}
-        run = _Run(run_dir, *consoles, payload=payload, started=started, source=source)
+        main = group is None or group.main
+        run = _Run(run_dir, *consoles, payload, started, source=source, main=main, group=group is not None)
         if cfg.model.name == "gan":
             return _train_gan(cfg, prepared, run, checkpoint, callbacks)
         return _train_network(cfg, prepared, run, checkpoint, callbacks)
@@ -113,10 +120,14 @@ class _Run:
     payload: dict[str, Any]  # saved in every checkpoint beside the weights
     started: float
     source: Any = None  # model.init_from's run (deepfit.transfer.SourceRun)
+    main: bool = True  # False on ranks other than 0, which write nothing
+    group: bool = False  # several processes train
 
     def start(self, cfg: Config, report: dict[str, Any]) -> None:
         """The resolved config and the data report, before the first epoch."""
         self.payload["config"] = cfg.to_dict()
+        if not self.main:
+            return
         write_text(self.dir / CONFIG, cfg.to_yaml())
         write_json(self.dir / DATA_REPORT, report)
 
@@ -127,6 +138,8 @@ class _Run:
         from deepfit.training.loggers import build_loggers
 
         out = cfg.output
+        if not self.main:
+            return []  # rank 0 alone logs, checkpoints, draws progress and runs the user's callbacks
         return [
             MetricsLog(self.dir),
             *watch,
@@ -162,12 +175,20 @@ def _train_network(
     spec, tensors = prepared.spec, prepared.tensors
     model, choice = _build(cfg, spec, run, checkpoint)
     run.start(cfg, prepared.report)
-    diagnostics = _diagnostics(cfg, spec, run)
+    sharded = cfg.train.strategy == "fsdp" and run.group
+    diagnostics = _diagnostics(cfg, spec, run) if run.main and not sharded else []  # FSDP: rank 0 lacks the weights
     scale = _target_scale(prepared)
     monitor = cfg.train.early_stopping.monitor
     run_callbacks = run.callbacks(cfg, diagnostics, callbacks, ProgressBar(f"val_{monitor}", console=run.console))
     trainer = Trainer(cfg.train, callbacks=run_callbacks, metrics_fn=epoch_metrics_fn(spec.task, monitor, scale))
     fit = trainer.fit(model, tensors["train"], tensors.get("validation"), task=spec.task, resume=checkpoint)
+    if not run.main:  # rank 0 evaluates the test split, saves and reports
+        return TrainResult(run.dir, {}, fit.history, fit.best_epoch, fit.stop_reason, time.perf_counter() - run.started)
+    if fit.weights is not None:  # FSDP sharded the model in place: rank 0 evaluates and saves a whole one
+        from deepfit.models.registry import build_model
+
+        model = build_model(cfg.model, spec)
+        model.load_state_dict(fit.weights)
     if cfg.train.lr == "auto":
         run.console.print(f"learning rate (auto, from the range test): {fit.lr:.3g}")
     if fit.stop_reason:

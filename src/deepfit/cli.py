@@ -36,6 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-changed-data", action="store_true", help="with --resume: go on although the data file changed"
     )
     _trust_code(p)
+    p.add_argument(
+        "--devices",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train in N processes on this machine with DDP: one per GPU, or N CPU processes (gloo); "
+        "train.batch_size is the global batch. The same as torchrun --nproc_per_node N -m deepfit train ...",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="print only the run directory")
     p.set_defaults(func=_train)
 
@@ -153,15 +161,22 @@ def _trust_code(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     import warnings
 
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         return _call(args)
 
 
 def _show_warning(message: Any, category: type, *_: Any, **__: Any) -> None:
-    """Data problems deepfit handled are one line each on stderr; other libraries' warnings keep their form."""
+    """Data problems deepfit handled are one line each on stderr; other libraries' warnings keep their form.
+    Several processes: rank 0 alone prints them (every rank reads the same data)."""
     from deepfit.errors import DataWarning
+    from deepfit.launch import is_main
+
+    if not is_main():
+        return
 
     if issubclass(category, DataWarning):
         print(f"warning: {message}", file=sys.stderr)
@@ -175,12 +190,18 @@ def _call(args: argparse.Namespace) -> int:
     except DeepfitError as exc:
         if args.debug:
             raise
-        _error(str(exc))
+        from deepfit.launch import is_main
+
+        if is_main():  # several processes meet the same fault: rank 0 says it once
+            _error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         if args.debug:
             raise
-        _error("interrupted")
+        from deepfit.launch import is_main
+
+        if is_main():
+            _error("interrupted")
         return 130
 
 
@@ -195,6 +216,17 @@ def _train(args: argparse.Namespace) -> int:
         raise ConfigError("--resume continues the run in its own directory; drop --run-dir and --overwrite")
     if args.overwrite and not args.run_dir:
         raise ConfigError("--overwrite needs --run-dir: a new run without it gets a new, timestamped directory")
+    if args.devices < 1:
+        raise ConfigError(f"--devices must be at least 1; got {args.devices}")
+    from deepfit.launch import env_world, is_main, launch
+
+    if args.devices > 1 and env_world() == 1:  # start the processes; each runs this command without --devices
+        return launch(_without_devices(args.argv), args.devices)
+    if args.devices > 1 and env_world() != args.devices:
+        raise ConfigError(
+            f"--devices {args.devices} under a launcher that started {env_world()} processes",
+            hint="use either torchrun --nproc_per_node N or --devices N, not both",
+        )
     result = train(
         args.config,
         overrides=args.overrides,
@@ -205,9 +237,22 @@ def _train(args: argparse.Namespace) -> int:
         trust_code=args.trust_code,
         allow_changed_data=args.allow_changed_data,
     )
-    if args.quiet:
+    if args.quiet and is_main():
         print(result.run_dir)
     return 0
+
+
+def _without_devices(argv: list[str]) -> list[str]:
+    """The command line as each process runs it: ``--devices N`` (or ``--devices=N``) left out."""
+    out, skip = [], False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word == "--devices":
+            skip = True
+        elif not word.startswith("--devices="):
+            out.append(word)
+    return out
 
 
 def _tune(args: argparse.Namespace) -> int:

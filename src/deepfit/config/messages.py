@@ -111,7 +111,8 @@ def _describe(errors: list[ErrorDetails], loc: list[str | int], schema: Schema) 
         known, name = _known_keys(loc[:-1]), str(loc[-1])
         homes = [key for key in _all_keys() if key.endswith(f".{name}")]  # the one section that has it, if any
         elsewhere = f" (did you mean '{homes[0]}'?)" if len(homes) == 1 else ""
-        return f"unknown key '{name}'{did_you_mean(name, known) or elsewhere}; allowed: {', '.join(known)}"
+        # the exact name in another section beats a near spelling here (stratify: data.split's, not strategy)
+        return f"unknown key '{name}'{elsewhere or did_you_mean(name, known)}; allowed: {', '.join(known)}"
     other = next((e for e in errors if e["type"] not in _TYPE_ERRORS), None)
     if other is not None:  # the value has the right kind (one union member took it), but not a valid value
         msg, value = other["msg"].removeprefix("Value error, "), other["input"]

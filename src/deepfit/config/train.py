@@ -119,7 +119,12 @@ Freeze = Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1
 
 class TrainConfig(Section):
     epochs: int = Field(100, ge=1, description="Maximum number of epochs.")
-    batch_size: int = Field(64, ge=1, description="Samples per forward/backward pass (a micro-batch).")
+    batch_size: int = Field(
+        64,
+        ge=1,
+        description="Samples per forward/backward pass (a micro-batch); with several processes the global batch, "
+        "split between them.",
+    )
     accumulate: int = Field(
         1, ge=1, description="Micro-batches per optimizer step (gradient accumulation); effective batch = product."
     )
@@ -147,6 +152,11 @@ class TrainConfig(Section):
     clip_grad_value: float | None = Field(None, gt=0, description="Clip each gradient element to ±this value.")
     seed: int = Field(0, description="Seed for initialisation, shuffling and dropout.")
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="auto: cuda when available.")
+    strategy: Literal["auto", "ddp", "fsdp"] = Field(
+        "auto",
+        description="Several processes (torchrun, --devices N): ddp copies the model to each process; fsdp shards "
+        "its weights (FSDP2 fully_shard) for models too large for one device; auto: ddp. One process ignores it.",
+    )
     diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
     freeze: Freeze | None = Field(
         None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -26,6 +27,18 @@ class TensorData:
     def to(self, device: torch.device | str) -> TensorData:
         return TensorData(tuple(t.to(device) for t in self.inputs), self.target.to(device), self.augment)
 
+    def class_counts(self) -> torch.Tensor:
+        """Rows per class code (a classification loss's class weights)."""
+        return torch.bincount(self.target.cpu())
+
+    # the loop's checkpoint protocol (streamed data saves its buffer here); in-memory batches are replayed
+    # exactly from the saved order and batch index, so there is nothing to add
+    def position(self) -> dict[str, Any]:
+        return {}
+
+    def load_position(self, position: dict[str, Any]) -> None:
+        return None
+
     def batches(
         self,
         batch_size: int,
@@ -34,22 +47,27 @@ class TensorData:
         generator: torch.Generator | None = None,
         augment: bool = False,
         start: int = 0,
+        shard: tuple[int, int] | None = None,
     ) -> Iterator[Batch]:
         """Yield ``(inputs, target)`` slices; shuffled by one permutation per epoch when asked.
 
         ``augment=True`` (the training loop) passes each batch through ``self.augment``; evaluation never does.
         ``start`` skips the first batches of the epoch's order (resuming mid-epoch) without touching them.
+        ``shard=(rank, world)`` (many processes): the order and the batches are those of one process, and each
+        yields rank's contiguous part of each batch of m rows, ``[rank*m//world, (rank+1)*m//world)``.
         """
         transform = self.augment if augment else None
         n = len(self)
         order = torch.randperm(n, generator=generator).to(self.target.device) if shuffle else None
         for first in range(start * batch_size, n, batch_size):
+            last = first + batch_size
+            if shard is not None:  # this rank's part of the global batch
+                rank, world = shard
+                size = min(batch_size, n - first)
+                first, last = first + rank * size // world, first + (rank + 1) * size // world
             if order is None:
-                batch = (
-                    tuple(t[first : first + batch_size] for t in self.inputs),
-                    self.target[first : first + batch_size],
-                )
+                batch = tuple(t[first:last] for t in self.inputs), self.target[first:last]
             else:
-                index = order[first : first + batch_size]
+                index = order[first:last]
                 batch = tuple(t[index] for t in self.inputs), self.target[index]
             yield transform(*batch) if transform is not None else batch

@@ -56,6 +56,8 @@ class TrainState:
     extra: dict[str, Any] = field(default_factory=dict)  # callbacks' own state, saved in checkpoints
     config: Any = None  # the TrainConfig the loop runs with (read-only for callbacks)
     train_step: Any = None  # the loop's deepfit.training.steps.TrainStep: its optimizers, schedules, scaler
+    # train.strategy fsdp: the full weights and optimizer state, gathered by every rank for a checkpoint due now
+    consolidated: dict[str, Any] | None = None
 
 
 class EarlyStopping:
@@ -76,6 +78,9 @@ class EarlyStopping:
         self.wait = 0
         self.best_weights: dict[str, torch.Tensor] | None = None
         self.enabled = True
+        # how the best weights are kept and put back; FSDP's loop swaps in gathering (every rank calls both)
+        self.snapshot: Callable[[nn.Module], dict[str, Any]] = lambda model: copy.deepcopy(model.state_dict())
+        self.restore: Callable[[nn.Module, dict[str, Any]], Any] = lambda model, weights: model.load_state_dict(weights)
 
     def on_epoch_end(self, state: TrainState) -> None:
         value = state.logs.get(self.monitor)
@@ -84,7 +89,7 @@ class EarlyStopping:
         if is_better(self.metric, value, self.best, self.min_delta):
             self.best, self.best_epoch, self.wait = value, state.epoch, 0
             if self.restore_best:
-                self.best_weights = copy.deepcopy(state.model.state_dict())
+                self.best_weights = self.snapshot(state.model)
         else:
             self.wait += 1
             if self.enabled and self.wait >= self.patience:
@@ -97,7 +102,7 @@ class EarlyStopping:
 
     def on_fit_end(self, state: TrainState) -> None:
         if self.restore_best and self.best_weights is not None:
-            state.model.load_state_dict(self.best_weights)
+            self.restore(state.model, self.best_weights)
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -158,6 +163,7 @@ class Checkpointer:
         self.payload = payload or {}  # resolved config and the like, saved with every checkpoint
         self.last_good_epoch: int | None = None
         self.saved_at = -math.inf
+        self.deferred = False  # train.strategy fsdp: the loop saves at epoch ends (every rank gathers first)
 
     @property
     def path(self) -> Path:
@@ -166,10 +172,14 @@ class Checkpointer:
     def on_fit_begin(self, state: TrainState) -> None:
         self.saved_at = time.monotonic()  # the first periodic checkpoint comes min_seconds in
 
-    def on_epoch_end(self, state: TrainState) -> None:
+    def due(self, state: TrainState) -> bool:
+        """Whether this epoch's end saves (the last epoch always does)."""
         last = state.stop or state.epoch == state.epochs
-        due = state.epoch % self.every == 0 and time.monotonic() - self.saved_at >= self.min_seconds
-        if due or last:
+        return last or (state.epoch % self.every == 0 and time.monotonic() - self.saved_at >= self.min_seconds)
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        if self.due(state) and not self.deferred:
+            last = state.stop or state.epoch == state.epochs
             self.save(state, durable=last)  # atomic every time; fsynced (slow) only when it matters
 
     def save(self, state: TrainState, durable: bool = True) -> None:

@@ -106,8 +106,11 @@ def checkpoint_dict(state: Any, payload: dict[str, Any]) -> dict[str, Any]:
             "scaler": state.scaler.state_dict() if state.scaler is not None else {},
             "lr": state.schedule.base_lr,
         }
+    consolidated = getattr(state, "consolidated", None)  # FSDP: gathered by every rank for this save
+    if consolidated is not None:
+        step_state = {**step_state, "optimizer": consolidated["optimizer"]}
     return {
-        "model": unwrap(state.model).state_dict(),
+        "model": consolidated["model"] if consolidated is not None else unwrap(state.model).state_dict(),
         **step_state,
         "epoch": state.epoch,
         "step": state.step,

@@ -63,9 +63,12 @@ class TrainStep:
 
     ``optimizer``, ``schedule`` and ``scaler`` are what callbacks see on the ``TrainState``; ``watch`` names the
     logs whose non-finite value stops training, ``subject`` how the error names them, and ``lr_hint()`` what
-    that error suggests.
+    that error suggests. ``group`` is set by the loop before ``begin`` when several processes train
+    (``deepfit.training.distributed.Group``): ``net`` is then the DDP/FSDP-wrapped model, each ``batch`` this
+    rank's part of a global batch, and ``validate`` gets the unwrapped model; None in one process.
     """
 
+    group: Any = None
     optimizer: torch.optim.Optimizer
     schedule: Any
     scaler: torch.amp.GradScaler
@@ -126,12 +129,16 @@ class SupervisedStep(TrainStep):
         else:
             self.lr = float(config.lr)
         self.optimizer = build_optimizer(model, config, self.lr)
+        self.rows = len(train)
         self.micro_batches = -(-len(train) // config.batch_size)
         per_epoch = -(-self.micro_batches // config.accumulate)
         self.schedule = Schedule(self.optimizer, config.schedule, self.lr, config.epochs * per_epoch, per_epoch)
 
     def start_epoch(self, partial: dict[str, Any] | None) -> None:
-        self.total = partial["loss_sum"].to(self.device) if partial else torch.zeros((), device=self.device)
+        if partial and (self.group is None or self.group.main):  # a saved sum is the sum over every rank
+            self.total = partial["loss_sum"].to(self.device)
+        else:
+            self.total = torch.zeros((), device=self.device)
 
     def step(self, index: int, batch: Batch, after_backward: Hook) -> bool:
         cfg, (inputs, target) = self.config, batch
@@ -142,9 +149,12 @@ class SupervisedStep(TrainStep):
             loss = self.loss(output.float(), target)
             if cfg.l1:
                 loss = loss + cfg.l1 * l1_penalty(self.model)
+        shared = loss
+        if self.group is not None:  # weigh this rank's mean by its share of the global batch (DDP averages)
+            loss, shared = self._share(loss, output, len(target), index)
         # the mean over the micro-batches of one step: divide by how many this step has
         group = min(cfg.accumulate, self.micro_batches - (index // cfg.accumulate) * cfg.accumulate)
-        backward(loss / group if group > 1 else loss, self.scaler)
+        backward(shared / group if group > 1 else shared, self.scaler)
         self.last_loss = loss.detach()
         self.total += self.last_loss * len(target)
         if (index + 1) % cfg.accumulate and index + 1 < self.micro_batches:
@@ -160,17 +170,31 @@ class SupervisedStep(TrainStep):
         self.schedule.step()
         return True
 
+    def _share(self, loss: torch.Tensor, output: torch.Tensor, rows: int, index: int) -> tuple[torch.Tensor, ...]:
+        """(this rank's loss, what it backpropagates): the mean loss times ``rows * world / rows of the global
+        batch``, so that DDP's average over ranks is the gradient of the global batch's mean, also for uneven
+        parts; a rank without rows (a last batch smaller than the world) adds a zero gradient."""
+        if not rows:
+            zero = output.float().sum() * 0.0
+            return zero, zero
+        batch_rows = min(self.config.batch_size, self.rows - index * self.config.batch_size)
+        weight = rows * self.group.world / batch_rows
+        return loss, loss * weight if weight != 1.0 else loss
+
     def partial(self) -> dict[str, Any]:
-        return {"loss_sum": self.total.detach().cpu()}
+        total = self.total if self.group is None else self.group.sum(self.total)
+        return {"loss_sum": total.detach().cpu()}
 
     def epoch_logs(self, n_rows: int) -> dict[str, Any]:
-        return {"train_loss": (self.total / n_rows).item(), "lr": self.schedule.lr}
+        total = self.total if self.group is None else self.group.sum(self.total)  # a NaN on any rank: NaN on all
+        return {"train_loss": (total / n_rows).item(), "lr": self.schedule.lr}
 
     def validate(self, net: nn.Module, val: TensorData | None) -> dict[str, float]:
         if val is None:
             return {}
+        predict = predict_outputs if self.group is None else self.group.predict  # every row once, on every rank
         with self.autocast():
-            outputs = predict_outputs(net, val.inputs, max(self.config.batch_size, 1024))
+            outputs = predict(net, val.inputs, max(self.config.batch_size, 1024))
         with torch.inference_mode():
             logs = {"val_loss": self.loss(outputs.float(), val.target).item()}
         if self.metrics_fn is not None:
@@ -186,7 +210,10 @@ class SupervisedStep(TrainStep):
         }
 
     def load_state_dict(self, checkpoint: dict[str, Any]) -> None:
-        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        if self.group is not None:  # FSDP: the saved full state is sharded between the ranks
+            self.group.load_optimizer_state(self.model, self.optimizer, checkpoint["optimizer"])
+        else:
+            self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.schedule.load_state_dict(checkpoint["schedule"])
         if checkpoint.get("scaler"):
             self.scaler.load_state_dict(checkpoint["scaler"])

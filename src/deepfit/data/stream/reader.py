@@ -86,8 +86,13 @@ class StreamData:
         generator: torch.Generator | None = None,
         augment: bool = False,
         start: int = 0,
+        shard: tuple[int, int] | None = None,
     ) -> Iterator[Batch]:
-        """``(inputs, target)`` batches of the split; shuffled in two levels when asked (see the module)."""
+        """``(inputs, target)`` batches of the split; shuffled in two levels when asked (see the module).
+
+        ``shard=(rank, world)`` (many processes): every process reads the same stream and keeps its contiguous
+        part of each global batch, as ``TensorData.batches`` does, so the global batches equal one process's.
+        """
         seed = int(torch.randint(0, 2**62, (1,), generator=generator)) if shuffle else 0
         resume = None
         if self._resume is not None and self._resume.get("batch") == start and start:
@@ -113,6 +118,9 @@ class StreamData:
                 (batch, self._position), index = item, index + 1
                 if index <= skip:
                     continue
+                if shard is not None:
+                    size, (rank, world) = len(batch[-1]), shard
+                    batch = tuple(t[rank * size // world : (rank + 1) * size // world] for t in batch)
                 yield tuple(t.to(self.device) for t in batch[:-1]), batch[-1].to(self.device)
         finally:
             stop.set()
