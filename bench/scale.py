@@ -6,13 +6,13 @@
 processes: samples per second of the same model, data and global batch trained by deepfit's loop in 1 and 2
 processes on the CPU (gloo; the cores split between them), and on GPUs where there are any (NCCL, one process
 per GPU), printed as a table with the ratio to one process. The first epoch is a warm-up and is not counted.
-streaming and memory: measured by bench/scale_data.py when it is present.
+streaming: rows per second of one epoch, streamed against in memory, and the share of it spent waiting on the
+prefetch thread; memory: peak memory of both paths at 1x, 4x and 16x the rows (both from bench/scale_data.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import subprocess
@@ -22,6 +22,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[0] / "src"))
+sys.path.insert(0, str(HERE))  # bench/scale_data.py
 
 
 # ---------------------------------------------------------------- processes
@@ -113,33 +114,21 @@ def part_processes(args: argparse.Namespace) -> None:
         print(f"| {device:6} | {n:>9} | {each:>12} | {rates[device, n, threads]:>10,.0f} | {ratio:>5.2f} |")
 
 
-# ---------------------------------------------------------------- data larger than memory (another module)
-def _scale_data() -> object | None:
-    path = HERE / "scale_data.py"
-    if not path.is_file():
-        return None
-    spec = importlib.util.spec_from_file_location("scale_data", path)
-    if spec is None or spec.loader is None:
-        return None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+# ---------------------------------------------------------------- data larger than memory (bench/scale_data.py)
+def _data_args(args: argparse.Namespace) -> argparse.Namespace:
+    return argparse.Namespace(rows=args.rows, columns=args.columns, epochs=args.data_epochs)
 
 
 def part_streaming(args: argparse.Namespace) -> None:
-    module = _scale_data()
-    if module is None or not hasattr(module, "streaming"):
-        print("streaming: not available (bench/scale_data.py is not here)")
-        return
-    module.streaming(args)
+    from scale_data import streaming_table
+
+    print(streaming_table(_data_args(args)), flush=True)
 
 
 def part_memory(args: argparse.Namespace) -> None:
-    module = _scale_data()
-    if module is None or not hasattr(module, "memory"):
-        print("memory: not available (bench/scale_data.py is not here)")
-        return
-    module.memory(args)
+    from scale_data import memory_table
+
+    print(memory_table(_data_args(args)), flush=True)
 
 
 PARTS = {"processes": part_processes, "streaming": part_streaming, "memory": part_memory}
@@ -148,10 +137,12 @@ PARTS = {"processes": part_processes, "streaming": part_streaming, "memory": par
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--part", choices=[*PARTS, "all"], default="all")
-    parser.add_argument("--rows", type=int, default=20000, help="training rows (processes)")
+    parser.add_argument("--rows", type=int, default=20000, help="training rows (processes); rows at 1x (streaming, memory)")
     parser.add_argument("--epochs", type=int, default=4, help="epochs, the first not timed (processes)")
     parser.add_argument("--batch", type=int, default=256, help="global batch (processes)")
     parser.add_argument("--repeats", type=int, default=2, help="runs of each setting, the best kept (processes)")
+    parser.add_argument("--columns", type=int, default=20, help="numeric columns (streaming, memory)")
+    parser.add_argument("--data-epochs", type=int, default=2, help="epochs, the last timed (streaming)")
     args = parser.parse_args()
     for name, part in PARTS.items():
         if args.part in (name, "all"):
