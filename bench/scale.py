@@ -137,7 +137,7 @@ PARTS = {"processes": part_processes, "streaming": part_streaming, "memory": par
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--part", choices=[*PARTS, "all"], default="all")
-    parser.add_argument("--rows", type=int, default=20000, help="training rows (processes); rows at 1x (streaming, memory)")
+    parser.add_argument("--rows", type=int, default=20000, help="rows (processes: training; streaming, memory: at 1x)")
     parser.add_argument("--epochs", type=int, default=4, help="epochs, the first not timed (processes)")
     parser.add_argument("--batch", type=int, default=256, help="global batch (processes)")
     parser.add_argument("--repeats", type=int, default=2, help="runs of each setting, the best kept (processes)")
