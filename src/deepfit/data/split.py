@@ -8,6 +8,7 @@ to reach validation or test are kept for training and named in a warning.
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,11 +46,14 @@ def split_frame(
     task: str,
     seed: int,
     external: tuple[str, ...] = (),
+    release: bool = False,
 ) -> dict[str, pd.DataFrame]:
     """Split ``frame`` by the configured fractions.
 
     Splits named in ``external`` come from their own files, so their fraction is given to the others.
-    Returns every split name; a split with fraction 0 is an empty frame.
+    Returns every split name; a split with fraction 0 is an empty frame. ``release``: ``frame`` is used up
+    (its columns are moved into the parts one by one and it is left without columns), so a large table is
+    held once, not twice, while it is split.
     """
     fractions = split_fractions(config, external)
     rng = np.random.default_rng(config.seed if config.seed is not None else seed)
@@ -73,14 +77,36 @@ def split_frame(
         parts = [np.sort(np.asarray(p, dtype=int)) for p in chosen]
     else:
         parts = _cut(rng.permutation(positions), fractions)
-    result = {name: frame.iloc[np.sort(part)] for name, part in zip(SPLITS, parts, strict=True)}
-    if result["train"].empty:
+    rows = [np.sort(part) for part in parts]
+    if len(rows[0]) == 0:
         raise DataError("the training split is empty", hint="use more data or a larger data.split.train")
-    _check_not_empty(result, fractions, frame, config, target, stratified)
+    kept = frame[[c for c in (target, config.group_column) if c]]  # what the checks below read
+    result = _take(frame, rows, release)
+    _check_not_empty(result, fractions, kept, config, target, stratified)
     if task == "classification":
         _check_classes(result, target, config)
         if stratified:
-            _warn_train_only(frame[target], fractions)
+            _warn_train_only(kept[target], fractions)
+    return result
+
+
+def _take(frame: pd.DataFrame, rows: list[np.ndarray], release: bool) -> dict[str, pd.DataFrame]:
+    """The parts of ``frame`` at ``rows`` (positions, sorted): ``frame.iloc`` each, or with ``release`` built a
+    column at a time, each column deleted from ``frame`` once its parts are taken."""
+    if not release:
+        return {name: frame.iloc[part] for name, part in zip(SPLITS, rows, strict=True)}
+    columns: dict[str, dict[str, Any]] = {name: {} for name in SPLITS}
+    for column in list(frame.columns):
+        values = frame[column]
+        for name, part in zip(SPLITS, rows, strict=True):
+            columns[name][column] = values.iloc[part]
+        del frame[column], values
+    result = {
+        name: pd.DataFrame(columns.pop(name), index=frame.index[part], copy=False)
+        for name, part in zip(SPLITS, rows, strict=True)
+    }
+    for part in result.values():
+        part.attrs.update(frame.attrs)
     return result
 
 

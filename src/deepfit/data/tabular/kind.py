@@ -12,7 +12,7 @@ from deepfit.data.kind import DataKind, PreparedData
 from deepfit.data.schema import Schema, coerce_numeric, infer_schema, resolve_target
 from deepfit.data.sources import read_source
 from deepfit.data.spec import DataSpec
-from deepfit.data.split import minimum_rows, unscored_classes
+from deepfit.data.split import minimum_rows, split_frame, unscored_classes
 from deepfit.data.tabular.preprocess import TabularPreprocessor
 from deepfit.errors import ConfigError
 from deepfit.models.select import tabular_family
@@ -68,6 +68,13 @@ class TabularKind(DataKind[TabularPreprocessor]):
     def clean(self, config: Config, raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
         cleaned, self.schema, report = inspect_frame(config, raw, to_split=True)
         return cleaned, report
+
+    def split(self, config: Config, cleaned: pd.DataFrame, report: dict[str, Any]) -> dict[str, pd.DataFrame]:
+        """The cleaned table's rows into train, validation and test; the table is used up by it (its columns move
+        into the parts one by one), so a large table is held once while it is split."""
+        split, seed = config.data.split, config.train.seed
+        target, task, external = report["target"], report["task"], external_splits(config)
+        return split_frame(cleaned, split, target=target, task=task, seed=seed, external=external, release=True)
 
     def fit(self, config: Config, train: pd.DataFrame, report: dict[str, Any]) -> TabularPreprocessor:
         if self.schema is None:
