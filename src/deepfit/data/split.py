@@ -97,9 +97,9 @@ def _take(frame: pd.DataFrame, rows: list[np.ndarray], release: bool) -> dict[st
         return {name: frame.iloc[part] for name, part in zip(SPLITS, rows, strict=True)}
     columns: dict[str, dict[str, Any]] = {name: {} for name in SPLITS}
     for column in list(frame.columns):
-        values = frame[column]
+        values = frame[column].array  # arrays, not Series: a Series would carry its own copy of the index
         for name, part in zip(SPLITS, rows, strict=True):
-            columns[name][column] = values.iloc[part]
+            columns[name][column] = values.take(part)
         del frame[column], values
     result = {
         name: pd.DataFrame(columns.pop(name), index=frame.index[part], copy=False)
