@@ -7,7 +7,9 @@ too many fields, duplicated column names, a damaged archive), never a parser's t
 from __future__ import annotations
 
 import csv
+import ctypes
 import re
+import sys
 import warnings
 import zipfile
 import zlib
@@ -64,6 +66,27 @@ def read_source(source: str | Path | pd.DataFrame, base_dir: Path | None = None)
         )
     frame.attrs["path"] = str(path)
     return frame
+
+
+def release_memory() -> None:
+    """Give the memory freed on the C heap back to the system (glibc's ``malloc_trim``; nothing elsewhere).
+
+    A large table is read, cleaned and split through many arrays of a few MB; freed, they stay in the process
+    as holes in the heap that numpy's next (larger, memory-mapped) arrays do not reuse, so resident memory
+    grows by hundreds of MB a stage (measured by ``bench/memory.py``). The stages of the table path call this
+    once each, which costs a millisecond or so.
+    """
+    global _TRIM
+    if _TRIM is None:
+        try:
+            _TRIM = ctypes.CDLL("libc.so.6").malloc_trim if sys.platform.startswith("linux") else False
+        except (OSError, AttributeError):  # not glibc (musl): nothing to do
+            _TRIM = False
+    if _TRIM:
+        _TRIM(0)
+
+
+_TRIM: Any = None
 
 
 def require_file(path: Path) -> None:

@@ -68,10 +68,11 @@ def split_frame(
         parts = _split_groups(frame[config.group_column].to_numpy(), fractions, rng)
     elif config.stratify and task == "classification":
         stratified = True
-        labels = frame[target].to_numpy()
+        # codes, not the labels: text labels as an array would be a Python string per row
+        codes, uniques = pd.factorize(frame[target])  # in order of appearance, as pd.unique; missing: none
         chosen: list[list[int]] = [[], [], []]
-        for label in pd.unique(labels):
-            members = rng.permutation(positions[labels == label])
+        for label in range(len(uniques)):
+            members = rng.permutation(positions[codes == label])
             for i, part in enumerate(_cut(members, fractions, keep_one=True)):
                 chosen[i].extend(part)
         parts = [np.sort(np.asarray(p, dtype=int)) for p in chosen]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -10,12 +10,15 @@ from deepfit.config import Config
 from deepfit.data.clean import clean
 from deepfit.data.kind import DataKind, PreparedData
 from deepfit.data.schema import Schema, coerce_numeric, infer_schema, resolve_target
-from deepfit.data.sources import read_source
+from deepfit.data.sources import read_source, release_memory
 from deepfit.data.spec import DataSpec
 from deepfit.data.split import minimum_rows, split_frame, unscored_classes
-from deepfit.data.tabular.preprocess import TabularPreprocessor
+from deepfit.data.tabular.preprocess import TabularPreprocessor, shared_labels
 from deepfit.errors import ConfigError
 from deepfit.models.select import tabular_family
+
+if TYPE_CHECKING:
+    import torch
 
 
 def load_frame(config: Config, frame: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -62,11 +65,16 @@ class TabularKind(DataKind[TabularPreprocessor]):
     def __init__(self) -> None:
         self.schema: Schema | None = None  # the whole table's, kept for PreparedData.schema
 
+    # A large table's stages each free arrays of a few MB; ``release_memory`` hands that memory back after each,
+    # so that the next stage's arrays do not come on top of it (bench/memory.py, docs/tables.md: Memory).
     def read(self, config: Config, frame: pd.DataFrame | None) -> pd.DataFrame:
-        return load_frame(config, frame)
+        raw = load_frame(config, frame)
+        release_memory()
+        return raw
 
     def clean(self, config: Config, raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
         cleaned, self.schema, report = inspect_frame(config, raw, to_split=True)
+        release_memory()
         return cleaned, report
 
     def split(self, config: Config, cleaned: pd.DataFrame, report: dict[str, Any]) -> dict[str, pd.DataFrame]:
@@ -74,7 +82,9 @@ class TabularKind(DataKind[TabularPreprocessor]):
         into the parts one by one), so a large table is held once while it is split."""
         split, seed = config.data.split, config.train.seed
         target, task, external = report["target"], report["task"], external_splits(config)
-        return split_frame(cleaned, split, target=target, task=task, seed=seed, external=external, release=True)
+        parts = split_frame(cleaned, split, target=target, task=task, seed=seed, external=external, release=True)
+        release_memory()
+        return parts
 
     def fit(self, config: Config, train: pd.DataFrame, report: dict[str, Any]) -> TabularPreprocessor:
         if self.schema is None:
@@ -84,7 +94,16 @@ class TabularKind(DataKind[TabularPreprocessor]):
             data.preprocess.scaling = "quantile" if tabular_family(config.model) == "tabm" else "standard"
         pre = TabularPreprocessor.for_config(data.preprocess, data.clean).fit(train, self.schema)
         report.update(pre.feature_report())
+        release_memory()
         return pre
+
+    def labels(self, part: pd.DataFrame, target: str) -> pd.Series:
+        return shared_labels(part[target])
+
+    def inputs(self, pre: TabularPreprocessor, part: pd.DataFrame, source: str) -> tuple[torch.Tensor, ...]:
+        tensors = pre.transform(part, source=source)
+        release_memory()
+        return tensors
 
     def finish_report(
         self, config: Config, report: dict[str, Any], pre: TabularPreprocessor, tensors: dict, frames: dict

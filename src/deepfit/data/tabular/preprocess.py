@@ -128,6 +128,12 @@ def _keys(values: pd.Series) -> pd.Series:
     return pd.Series(keys[codes], index=values.index, dtype=object)
 
 
+def shared_labels(values: pd.Series) -> pd.Series:
+    """Text labels as categories, the same values: the target encoder iterates them, and a text column gives
+    each row a Python string of its own (~70 bytes) where a category's rows share one."""
+    return values.astype("category") if isinstance(values.dtype, pd.StringDtype) else values
+
+
 class TabularPreprocessor(Preprocessor):
     """Fit on the training frame, then turn any frame with the same columns into tensors."""
 
@@ -193,7 +199,7 @@ class TabularPreprocessor(Preprocessor):
             "lsa": {c: fit_text_features(frame[c], cfg.text_features) for c in text_columns},
         }
 
-        state.update(fit_target(frame[schema.target], schema.task, scaling=cfg.target_scaling))
+        state.update(fit_target(shared_labels(frame[schema.target]), schema.task, scaling=cfg.target_scaling))
         self.state = state
         return self
 
