@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from deepfit.config import SplitConfig
+from deepfit.data.sources import release_memory
 from deepfit.errors import DataError, DataWarning
 
 SPLITS = ("train", "validation", "test")
@@ -102,6 +103,7 @@ def _take(frame: pd.DataFrame, rows: list[np.ndarray], release: bool) -> dict[st
         for name, part in zip(SPLITS, rows, strict=True):
             columns[name][column] = values.take(part)
         del frame[column], values
+        release_memory()  # the column just freed, before the next is taken (text is not reused otherwise)
     result = {
         name: pd.DataFrame(columns.pop(name), index=frame.index[part], copy=False)
         for name, part in zip(SPLITS, rows, strict=True)

@@ -129,9 +129,13 @@ def _keys(values: pd.Series) -> pd.Series:
 
 
 def shared_labels(values: pd.Series) -> pd.Series:
-    """Text labels as categories, the same values: the target encoder iterates them, and a text column gives
-    each row a Python string of its own (~70 bytes) where a category's rows share one."""
-    return values.astype("category") if isinstance(values.dtype, pd.StringDtype) else values
+    """Text labels as Python strings that the rows of a label share, the same values: the target encoder
+    iterates them, and iterating a text column (or a category of text) makes a string of its own (~70 bytes)
+    for every row."""
+    if not isinstance(values.dtype, pd.StringDtype):
+        return values
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return pd.Series(np.asarray(uniques, dtype=object)[codes], index=values.index, name=values.name, dtype=object)
 
 
 class TabularPreprocessor(Preprocessor):
@@ -153,12 +157,13 @@ class TabularPreprocessor(Preprocessor):
         state: dict[str, Any] = {"task": schema.task, "target": schema.target, "features": schema.features}
 
         # a column at a time: a large table's numbers are never copied into one array
-        values = [pd.to_numeric(frame[c], errors="coerce").astype(float) for c in numeric]
+        values = [_floats(frame[c]) for c in numeric]
         fill = [float(v.median() if self.numeric_impute == "median" else v.mean()) for v in values]
+        filled = (v.fillna(f) if v.hasnans else v for v, f in zip(values, fill, strict=True))
         state["numeric"] = {
             "columns": numeric,
             "fill": fill,
-            **fit_numeric_scaling((v.fillna(f).to_numpy() for v, f in zip(values, fill, strict=True)), cfg.scaling),
+            **fit_numeric_scaling((v.to_numpy() for v in filled), cfg.scaling),
             # columns whose missing cells in train may carry signal: each also gets a 0/1 "was missing" feature
             "missing": [c for c, v in zip(numeric, values, strict=True) if v.isna().any()]
             if cfg.missing_indicators
@@ -385,3 +390,7 @@ class TabularPreprocessor(Preprocessor):
         keys = _keys(values.fillna(info["fill"] if info["fill"] is not None else ""))
         return pd.Index(info["categories"]).get_indexer(keys).astype(np.int64)
 
+
+def _floats(values: pd.Series) -> pd.Series:
+    """A numeric column as floats: the column itself when it holds floats (``pd.to_numeric`` copies it)."""
+    return values if values.dtype == np.float64 else pd.to_numeric(values, errors="coerce").astype(float)
