@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from deepfit.config import Config
@@ -55,6 +56,9 @@ def inspect_frame(
     return cleaned, schema, report
 
 
+COMPACT_ROWS = 500_000  # from this many rows, the split frames are compacted once the tensors exist (frame)
+
+
 class TabularKind(DataKind[TabularPreprocessor]):
     """The fallback of ``data.kind: auto``: what no other kind claims is a table."""
 
@@ -64,6 +68,7 @@ class TabularKind(DataKind[TabularPreprocessor]):
 
     def __init__(self) -> None:
         self.schema: Schema | None = None  # the whole table's, kept for PreparedData.schema
+        self.compact = False  # a large table's frames are compacted once its tensors are made (``frame``)
 
     # A large table's stages each free arrays of a few MB; ``release_memory`` hands that memory back after each,
     # so that the next stage's arrays do not come on top of it (bench/memory.py, docs/tables.md: Memory).
@@ -74,6 +79,8 @@ class TabularKind(DataKind[TabularPreprocessor]):
 
     def clean(self, config: Config, raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
         cleaned, self.schema, report = inspect_frame(config, raw, to_split=True)
+        # a GAN encodes the frames themselves (its own codec): they stay as read
+        self.compact = len(cleaned) >= COMPACT_ROWS and config.model.name != "gan"
         release_memory()
         return cleaned, report
 
@@ -101,9 +108,29 @@ class TabularKind(DataKind[TabularPreprocessor]):
         return shared_labels(part[target])
 
     def inputs(self, pre: TabularPreprocessor, part: pd.DataFrame, source: str) -> tuple[torch.Tensor, ...]:
+        release_memory()  # what encoding the labels freed, before the largest arrays of all are made
         tensors = pre.transform(part, source=source)
         release_memory()
         return tensors
+
+    def frame(self, part: pd.DataFrame) -> pd.DataFrame:
+        """The rows of a split as ``PreparedData.frames`` keeps them for what runs after training (baselines, the
+        report's class counts). A table of ``COMPACT_ROWS`` rows or more is compacted in place once its tensors are
+        made: decimals as float32 (the precision of the network's input), text categories and labels as pandas
+        categories (a small integer code per row). Smaller tables are kept as read."""
+        if not self.compact or self.schema is None:
+            return part
+        schema = self.schema
+        coded = [c for c, kind in schema.kinds.items() if kind in ("categorical", "boolean")]
+        coded += [schema.target] if schema.task == "classification" else []
+        for column in part.columns:
+            values = part[column]
+            if values.dtype == np.float64 and column != schema.target:
+                part[column] = values.astype(np.float32)
+            elif column in coded and isinstance(values.dtype, pd.StringDtype):
+                part[column] = values.astype("category")
+        release_memory()
+        return part
 
     def finish_report(
         self, config: Config, report: dict[str, Any], pre: TabularPreprocessor, tensors: dict, frames: dict
