@@ -93,7 +93,8 @@ def scale_column(values: np.ndarray, method: str, state: dict[str, Any], i: int)
     """Column ``i`` of the numeric features (imputed values, 1-D) scaled as :func:`fit_numeric_scaling` fitted it."""
     if method == "quantile":
         return _to_normal(values, np.asarray(state["quantiles"][i]))
-    scaled = (values - state["center"][i]) / state["scale"][i]
+    scaled = values - state["center"][i]  # a new array, then scaled in place: one column-sized array, not two
+    scaled /= state["scale"][i]
     return scaled / np.sqrt(1 + (scaled / ROBUST_CLIP) ** 2) if method == "robust" else scaled
 
 
@@ -280,11 +281,10 @@ class TabularPreprocessor(Preprocessor):
             x[:, at] = pd.Series(self._flags(frame, column, source)).fillna(s["boolean"]["fill"][column]).to_numpy()
             at += 1
         for column, info in s["onehot"].items():
-            codes, k = self._codes(frame[column], info), len(info["categories"])  # -1 = unknown: all zeros
-            x[:, at : at + k] = 0.0
-            known = codes >= 0
-            x[np.flatnonzero(known), at + codes[known]] = 1.0
-            at += k
+            codes = self._codes(frame[column], info)  # -1 = unknown: all zeros
+            for k in range(len(info["categories"])):
+                x[:, at + k] = codes == k
+            at += len(info["categories"])
         for column, info in s.get("date", {}).items():
             block = dates.date_features(self._dates(frame, column, info["format"], source), info)
             x[:, at : at + block.shape[1]] = block
@@ -381,14 +381,21 @@ class TabularPreprocessor(Preprocessor):
     # ------------------------------------------------------------ helpers
     @staticmethod
     def _bool_codes(values: pd.Series) -> np.ndarray:
-        text = values.map(lambda v: None if pd.isna(v) else str(v).strip().lower())
-        return text.map(lambda t: 1.0 if t in _TRUE else 0.0 if t in _FALSE else np.nan).to_numpy(dtype=float)
+        """1.0 for yes, 0.0 for no, NaN otherwise; each distinct value read once."""
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        text = [None if pd.isna(v) else str(v).strip().lower() for v in uniques]
+        flags = np.array([1.0 if t in _TRUE else 0.0 if t in _FALSE else np.nan for t in text], dtype=float)
+        return flags[codes]
 
     @staticmethod
     def _codes(values: pd.Series, info: dict[str, Any]) -> np.ndarray:
-        # A column with no value at all in train has no fill: every row is then unknown (-1).
-        keys = _keys(values.fillna(info["fill"] if info["fill"] is not None else ""))
-        return pd.Index(info["categories"]).get_indexer(keys).astype(np.int64)
+        """The index of each value's category, -1 for an unknown one; a missing value is the training mode (a
+        column with no value at all in train has no mode: every row is then unknown). Each distinct value is
+        looked up once."""
+        codes, uniques = pd.factorize(values)  # missing: -1
+        fill = category_key(info["fill"] if info["fill"] is not None else "")
+        keys = [*(category_key(v) for v in uniques), fill]  # the last: missing values (code -1)
+        return pd.Index(info["categories"]).get_indexer(keys).astype(np.int64)[codes]
 
 
 def _floats(values: pd.Series) -> pd.Series:
