@@ -72,7 +72,8 @@ def fit_numeric_scaling(values: np.ndarray | Iterable[np.ndarray], method: str) 
         quantiles = []
         for column in columns:  # the same ranks for every column: they depend on the number of rows only
             ranks = np.linspace(0.0, 1.0, max(min(len(column) // 30, 1000), 10))
-            quantiles.append([float(v) for v in np.maximum.accumulate(np.quantile(column, ranks))] if len(column) else [])
+            found = np.maximum.accumulate(np.quantile(column, ranks)) if len(column) else np.zeros(0)
+            quantiles.append([float(v) for v in found])
         return {"quantiles": quantiles}
     center, scale = [], []
     for column in columns:
