@@ -71,12 +71,12 @@ def split_frame(
         stratified = True
         # codes, not the labels: text labels as an array would be a Python string per row
         codes, uniques = pd.factorize(frame[target])  # in order of appearance, as pd.unique; missing: none
-        chosen: list[list[int]] = [[], [], []]
+        chosen: list[list[np.ndarray]] = [[], [], []]  # arrays, not lists of Python ints (36 bytes a row)
         for label in range(len(uniques)):
             members = rng.permutation(positions[codes == label])
             for i, part in enumerate(_cut(members, fractions, keep_one=True)):
-                chosen[i].extend(part)
-        parts = [np.sort(np.asarray(p, dtype=int)) for p in chosen]
+                chosen[i].append(part)
+        parts = [np.sort(np.concatenate(p).astype(int)) if p else np.zeros(0, dtype=int) for p in chosen]
     else:
         parts = _cut(rng.permutation(positions), fractions)
     rows = [np.sort(part) for part in parts]
@@ -123,8 +123,9 @@ def train_only_classes(labels: pd.Series, fractions: np.ndarray) -> dict[str, in
 
 def unscored_classes(frames: dict[str, pd.DataFrame], target: str) -> dict[str, int]:
     """Training classes (with their training rows) missing from a non-empty validation or test split."""
-    others = [set(map(str, frames[name][target])) for name in SPLITS[1:] if not frames[name].empty]
-    counts = frames["train"][target].astype(str).value_counts()
+    others = [set(map(str, pd.unique(frames[name][target]))) for name in SPLITS[1:] if not frames[name].empty]
+    codes, uniques = pd.factorize(frames["train"][target], use_na_sentinel=False)  # each label made text once
+    counts = pd.Series(np.array([str(v) for v in uniques], dtype=object)[codes]).value_counts()
     return {k: int(n) for k, n in counts.items() if any(k not in seen for seen in others)}
 
 

@@ -138,6 +138,7 @@ class TabularKind(DataKind[TabularPreprocessor]):
         # a class too rare to reach validation or test is never scored
         if report["task"] == "classification" and (unscored := unscored_classes(frames, report["target"])):
             report["classes_not_in_validation_or_test"] = unscored
+        release_memory()
 
     def spec(self, config: Config, pre: TabularPreprocessor, tensors: dict, report: dict[str, Any]) -> DataSpec:
         classes = pre.classes
