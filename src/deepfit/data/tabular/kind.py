@@ -56,7 +56,7 @@ def inspect_frame(
     return cleaned, schema, report
 
 
-COMPACT_ROWS = 500_000  # from this many rows, the split frames are compacted once the tensors exist (frame)
+COMPACT_ROWS = 500_000  # from this many rows, the split frames are kept compact (TabularKind.inputs)
 
 
 class TabularKind(DataKind[TabularPreprocessor]):
@@ -68,7 +68,7 @@ class TabularKind(DataKind[TabularPreprocessor]):
 
     def __init__(self) -> None:
         self.schema: Schema | None = None  # the whole table's, kept for PreparedData.schema
-        self.compact = False  # a large table's frames are compacted once its tensors are made (``frame``)
+        self.compact = False  # a large table's split frames are kept compact (``inputs``)
 
     # A large table's stages each free arrays of a few MB; ``release_memory`` hands that memory back after each,
     # so that the next stage's arrays do not come on top of it (bench/memory.py, docs/tables.md: Memory).
@@ -108,29 +108,29 @@ class TabularKind(DataKind[TabularPreprocessor]):
         return shared_labels(part[target])
 
     def inputs(self, pre: TabularPreprocessor, part: pd.DataFrame, source: str) -> tuple[torch.Tensor, ...]:
+        """The part's tensors. A table of ``COMPACT_ROWS`` rows or more is compacted in place around them (its
+        frame is what ``PreparedData.frames`` keeps for the baselines and the report): text categories and labels
+        become pandas categories (a small integer code per row; encoded alike) before, decimals float32 (the
+        precision of the network's input) after. Smaller tables are kept as read."""
+        self._compact(part, text=True)
         release_memory()  # what encoding the labels freed, before the largest arrays of all are made
         tensors = pre.transform(part, source=source)
+        self._compact(part, text=False)
         release_memory()
         return tensors
 
-    def frame(self, part: pd.DataFrame) -> pd.DataFrame:
-        """The rows of a split as ``PreparedData.frames`` keeps them for what runs after training (baselines, the
-        report's class counts). A table of ``COMPACT_ROWS`` rows or more is compacted in place once its tensors are
-        made: decimals as float32 (the precision of the network's input), text categories and labels as pandas
-        categories (a small integer code per row). Smaller tables are kept as read."""
+    def _compact(self, part: pd.DataFrame, *, text: bool) -> None:
         if not self.compact or self.schema is None:
-            return part
+            return
         schema = self.schema
         coded = [c for c, kind in schema.kinds.items() if kind in ("categorical", "boolean")]
         coded += [schema.target] if schema.task == "classification" else []
         for column in part.columns:
             values = part[column]
-            if values.dtype == np.float64 and column != schema.target:
-                part[column] = values.astype(np.float32)
-            elif column in coded and isinstance(values.dtype, pd.StringDtype):
+            if text and column in coded and isinstance(values.dtype, pd.StringDtype):
                 part[column] = values.astype("category")
-        release_memory()
-        return part
+            elif not text and values.dtype == np.float64 and column != schema.target:
+                part[column] = values.astype(np.float32)
 
     def finish_report(
         self, config: Config, report: dict[str, Any], pre: TabularPreprocessor, tensors: dict, frames: dict

@@ -131,10 +131,10 @@ def _keys(values: pd.Series) -> pd.Series:
 
 
 def shared_labels(values: pd.Series) -> pd.Series:
-    """Text labels as Python strings that the rows of a label share, the same values: the target encoder
-    iterates them, and iterating a text column (or a category of text) makes a string of its own (~70 bytes)
-    for every row."""
-    if not isinstance(values.dtype, pd.StringDtype):
+    """Text labels (or categories) as Python objects that the rows of a label share, the same values: the target
+    encoder iterates them, and iterating a text column (or a category of text) makes a string of its own
+    (~70 bytes) for every row."""
+    if not isinstance(values.dtype, pd.StringDtype | pd.CategoricalDtype):
         return values
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
     return pd.Series(np.asarray(uniques, dtype=object)[codes], index=values.index, name=values.name, dtype=object)
