@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from deepfit.config import DataConfig, PreprocessConfig, SplitConfig, load_config
 from deepfit.data import sources
@@ -162,3 +163,26 @@ def test_preparing_a_large_csv_holds_no_copy_of_it(tmp_path: Path) -> None:
     assert len(prepared.tensors["train"]) == 35_000
     size = path.stat().st_size
     assert peak <= 2.5 * size, f"{peak / 1e6:.1f} MB traced at most for a {size / 1e6:.1f} MB file"
+
+
+def test_a_large_tables_compact_frames_give_the_same_tensors(messy_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From COMPACT_ROWS rows the split frames keep text categories and labels as pandas categories (before they
+    are encoded) and decimals as float32 (after): the preprocessing and the tensors are those of a table kept
+    as read."""
+    from deepfit.data.tabular import kind
+
+    config = {"data": {"source": str(messy_csv), "target": "label"}, "model": {"name": "mlp"}}
+    as_read = prepare(load_config(config))
+    monkeypatch.setattr(kind, "COMPACT_ROWS", 1)
+    compact = prepare(load_config(config))
+    assert compact.preprocessor.to_dict() == as_read.preprocessor.to_dict() and compact.report == as_read.report
+    for name, data in as_read.tensors.items():
+        other = compact.tensors[name]
+        for a, b in zip((*data.inputs, data.target), (*other.inputs, other.target), strict=True):
+            assert torch.equal(a, b)
+    train = compact.frames["train"]
+    assert train["x1"].dtype == np.float32 and as_read.frames["train"]["x1"].dtype == np.float64
+    assert isinstance(train["color"].dtype, pd.CategoricalDtype) and isinstance(
+        train["label"].dtype, pd.CategoricalDtype
+    )
+    np.testing.assert_allclose(train["x1"], as_read.frames["train"]["x1"], rtol=1e-7)
