@@ -69,7 +69,8 @@ def read_source(source: str | Path | pd.DataFrame, base_dir: Path | None = None)
 
 
 def release_memory() -> None:
-    """Give the memory freed on the C heap back to the system (glibc's ``malloc_trim``; nothing elsewhere).
+    """Give the memory freed on the C heap (glibc's ``malloc_trim``; nothing elsewhere) and in pyarrow's pool
+    back to the system.
 
     A large table is read, cleaned and split through many arrays of a few MB; freed, they stay in the process
     as holes in the heap that numpy's next (larger, memory-mapped) arrays do not reuse, so resident memory
@@ -84,6 +85,8 @@ def release_memory() -> None:
             _TRIM = False
     if _TRIM:
         _TRIM(0)
+    if "pyarrow" in sys.modules:  # text columns live in pyarrow's own pool, which keeps what it frees
+        sys.modules["pyarrow"].default_memory_pool().release_unused()
 
 
 _TRIM: Any = None
