@@ -35,7 +35,7 @@ def clean(
         if infinite.any():
             report["infinite_target"] = cells(frame, infinite, target, frame.attrs.get("line_offset"))
             no_target |= infinite
-    frame = frame.loc[~no_target]
+    frame = _without(frame, no_target)
     check_enough_rows(frame, report, target, source, min_rows)
 
     if config.drop_constant:
@@ -51,11 +51,9 @@ def clean(
 
     used = [*schema.features, target]
     frame = frame[used + [c for c in keep if c not in used]]
-    duplicated = (
-        frame.duplicated(subset=used, keep="first") if config.drop_duplicates else pd.Series(False, index=frame.index)
-    )
+    duplicated = duplicated_rows(frame, used) if config.drop_duplicates else np.zeros(len(frame), dtype=bool)
     report["duplicate_rows"] = int(duplicated.sum())
-    frame = frame.loc[~duplicated]
+    frame = _without(frame, duplicated)
 
     frame, report["conflicts"] = resolve_conflicts(frame, schema.features, schema.target, schema.task, config.conflicts)
 
@@ -65,7 +63,8 @@ def clean(
     if config.missing == "drop":
         rows = missing.any(axis=1)
         report["rows_dropped_missing"] = int(rows.sum())
-        frame = frame.loc[~rows]
+        frame = _without(frame, rows)
+    del missing
 
     report["unparseable_cells"] = schema.unparseable
     report["infinite_cells"] = schema.infinite
@@ -76,6 +75,37 @@ def clean(
     report["target_summary"] = target_summary(frame[target], schema.task)
     check_usable(frame, target, schema.task)
     return frame, report
+
+
+def _without(frame: pd.DataFrame, rows: Any) -> pd.DataFrame:
+    """``frame`` less the rows where ``rows`` is true; ``frame`` itself (not a copy of it) when there are none."""
+    rows = np.asarray(rows, dtype=bool)
+    return frame.loc[~rows] if rows.any() else frame
+
+
+def row_keys(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """One 64-bit hash per row of ``columns``: equal rows (as ``DataFrame.duplicated`` compares them: NaN equals
+    NaN, -0.0 equals 0.0) get equal keys. Hashed a column at a time, so it holds two arrays of a number per row
+    where ``duplicated`` holds an integer code per cell of the table."""
+    keys = np.zeros(len(frame), dtype=np.uint64)
+    for column in columns:
+        values = frame[column]
+        if values.dtype.kind == "f":  # one NaN and one zero: their bits differ, their values do not
+            values = pd.Series(np.where(np.isnan(values), np.nan, values + 0.0), index=values.index)
+        hashed = pd.util.hash_pandas_object(values, index=False).to_numpy()
+        keys = keys * np.uint64(0x100000001B3) ^ hashed  # FNV-style mixing, wrapping at 2**64
+    return keys
+
+
+def duplicated_rows(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """``frame.duplicated(subset=columns, keep="first")`` without its cost on a large table: the rows are hashed
+    (:func:`row_keys`), and only rows whose hash is shared (few, usually none) are compared value by value."""
+    keys = pd.Series(row_keys(frame, columns))
+    shared = keys.duplicated(keep=False).to_numpy()
+    duplicated = np.zeros(len(frame), dtype=bool)
+    if shared.any():
+        duplicated[shared] = frame.loc[shared, columns].duplicated(keep="first").to_numpy()
+    return duplicated
 
 
 def check_enough_rows(frame: pd.DataFrame, report: dict[str, Any], target: str, source: str, min_rows: int) -> None:
@@ -107,26 +137,30 @@ def resolve_conflicts(
     info: dict[str, Any] = {"groups": 0, "rows": 0, "policy": policy, "rows_removed": 0, "examples": []}
     if task != "classification":
         return frame, info
-    # One hash per row of features (NaN-safe), so groups of identical features are found in one pass.
-    keys = pd.util.hash_pandas_object(frame[features], index=False)
-    labels = frame[target].astype(str)  # 3 and "3" are one label
+    # One hash per row of features (NaN-safe), so groups of identical features are found in one pass; only rows
+    # whose features some other row shares can conflict, so the groups are formed among those alone.
+    keys = pd.Series(row_keys(frame, features), index=frame.index)
+    shared = keys.duplicated(keep=False).to_numpy()
+    keys, labels = keys[shared], frame[target][shared].astype(str)  # 3 and "3" are one label
     conflicted = labels.groupby(keys).transform("nunique") > 1
     info["groups"] = int(keys[conflicted].nunique())
     info["rows"] = int(conflicted.sum())
     if show is None:
-        info["examples"] = [int(i) for i in frame.index[conflicted][:10]]
+        info["examples"] = [int(i) for i in keys.index[conflicted][:10]]
     else:
+        rows = frame[shared][conflicted.to_numpy()]
         info["examples"] = [
             [f"{v} ({label})" for v, label in zip(group[show], group[target], strict=True)]
-            for _, group in list(frame[conflicted.to_numpy()].groupby(keys[conflicted].to_numpy(), sort=False))[:5]
+            for _, group in list(rows.groupby(keys[conflicted].to_numpy(), sort=False))[:5]
         ]
     if not conflicted.any() or policy == "keep":
         return frame, info
+    keep = np.ones(len(frame), dtype=bool)
     if policy == "drop":
-        keep = ~conflicted.to_numpy()
+        keep[shared] = ~conflicted.to_numpy()
     else:  # majority: keep the rows carrying each group's most frequent label (ties: first seen)
         majority = labels.groupby(keys).agg(lambda s: s.value_counts().index[0])
-        keep = labels.to_numpy() == majority.loc[keys].to_numpy()
+        keep[shared] = labels.to_numpy() == majority.loc[keys].to_numpy()
     info["rows_removed"] = int(len(frame) - keep.sum())
     return frame.loc[keep], info
 

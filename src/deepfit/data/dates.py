@@ -51,6 +51,16 @@ _DAY = pd.Timedelta(days=1)
 SCALED = ("days", "year", "month", "day_of_week", "day_of_year", "hour")  # standardised (fitted on train)
 
 
+def as_numbers(values: pd.Series) -> pd.Series:
+    """``pd.to_numeric(values, errors="coerce")``, parsing each distinct text once: a column of a few levels
+    over millions of rows is parsed in a few calls, not millions (numbers are returned as they are)."""
+    if pd.api.types.is_numeric_dtype(values) or values.dtype == bool:
+        return pd.to_numeric(values, errors="coerce")
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    parsed = pd.to_numeric(pd.Series(uniques, dtype=values.dtype), errors="coerce")
+    return pd.Series(parsed.to_numpy()[codes], index=values.index, name=values.name)
+
+
 def named_like_date(name: Any) -> bool:
     """``sale_date``, ``createdTime``, ``timestamp``: a word of the name says date or time."""
     words = re.split(r"[^a-z0-9]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", str(name)).lower())
@@ -70,7 +80,7 @@ def detect_format(column: pd.Series, name: Any = "", *, forced: bool = False) ->
         return "ISO8601"  # a CSV written from it reads back as ISO strings
     if values.dtype == bool or len(values) == 0:
         return None
-    numbers = pd.to_numeric(values, errors="coerce")
+    numbers = as_numbers(values)
     if numbers.notna().mean() >= _MIN_PARSED:
         if not (forced or named_like_date(name)):
             return None
@@ -104,7 +114,7 @@ def parse_dates(raw: pd.Series, fmt: str) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(raw):
         parsed = raw.dt.tz_convert("UTC").dt.tz_localize(None) if raw.dt.tz is not None else raw
     elif fmt in EPOCH_UNITS:
-        numbers = pd.to_numeric(raw, errors="coerce")
+        numbers = as_numbers(raw)
         parsed = pd.to_datetime(numbers.where(np.isfinite(numbers)), unit=EPOCH_UNITS[fmt], errors="coerce")
     elif raw.notna().any() and raw.dropna().head(100).map(lambda v: isinstance(v, pd.Timestamp | np.datetime64)).all():
         parsed = pd.to_datetime(raw, errors="coerce", utc=True).dt.tz_localize(None)

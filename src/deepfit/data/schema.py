@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from deepfit.config import DataConfig
-from deepfit.data.dates import detect_format, parse_dates, unreadable
+from deepfit.data.dates import as_numbers, detect_format, parse_dates, unreadable
 from deepfit.data.words import is_free_text
 from deepfit.errors import DataError, did_you_mean
 
@@ -173,13 +173,13 @@ def infer_kind(column: pd.Series, name: Any = "") -> str:
     if pd.api.types.is_datetime64_any_dtype(values):
         return "date"
     if pd.api.types.is_numeric_dtype(values):
-        if set(values.unique()) <= {0, 1} and values.nunique() == 2:
+        if values.isin((0, 1)).all() and values.nunique() == 2:  # not set(unique): a Python float per value
             return "boolean"
         return "date" if detect_format(values, name) else "numeric"
     as_text = values.astype(str).str.strip().str.lower()
     if as_text.nunique() == 2 and set(as_text.unique()) <= _BOOL_WORDS:
         return "boolean"
-    parsed = pd.to_numeric(values, errors="coerce")
+    parsed = as_numbers(values)
     # Mostly numbers with a few stray strings ("n/a", "12,5", "?"): a numeric column with bad cells.
     if len(values) and parsed.notna().mean() >= 0.9:
         return "date" if detect_format(values, name) else "numeric"
@@ -195,7 +195,7 @@ def is_identifier(column: pd.Series, name: str) -> bool:
     if len(values) < 20 or values.dtype == bool:
         return False
     if not pd.api.types.is_numeric_dtype(values):
-        parsed = pd.to_numeric(values, errors="coerce")
+        parsed = as_numbers(values)
         if parsed.notna().mean() < 0.9:  # text
             return values.nunique() / len(values) >= 0.95
         values = parsed.dropna()  # numbers stored as text, judged as numbers
@@ -218,10 +218,10 @@ def parse_numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
         parsed = raw.astype(float)
         text = pd.Series(False, index=raw.index)
     else:
-        parsed = pd.to_numeric(raw, errors="coerce").astype(float)
+        parsed = as_numbers(raw).astype(float)
         text = raw.notna() & parsed.isna() & (raw.astype(str).str.strip() != "")
     infinite = pd.Series(np.isinf(parsed.to_numpy()), index=raw.index)
-    return parsed.mask(infinite), text, infinite
+    return (parsed.mask(infinite) if infinite.any() else parsed), text, infinite
 
 
 def cells(frame: pd.DataFrame, mask: Any, column: str, line_offset: int | None) -> dict[str, Any]:
@@ -250,9 +250,10 @@ def coerce_numeric(frame: pd.DataFrame, schema: Schema, line_offset: int | None)
     """Turn numeric columns into floats and date columns into (UTC) datetimes; name every unparseable and
     infinite cell in ``schema``.
 
-    Such cells become missing, so ``data.clean.missing`` decides what happens to them (impute or drop).
+    Such cells become missing, so ``data.clean.missing`` decides what happens to them (impute or drop). The
+    other columns are shared with ``frame``, not copied (pandas copies a column on write).
     """
-    frame = frame.copy()
+    frame = frame.copy(deep=False)
     for column, fmt in schema.date_formats.items():
         dates = parse_dates(frame[column], fmt)
         bad = unreadable(frame[column], dates)

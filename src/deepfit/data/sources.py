@@ -7,11 +7,15 @@ too many fields, duplicated column names, a damaged archive), never a parser's t
 from __future__ import annotations
 
 import csv
+import ctypes
 import re
+import sys
+import warnings
 import zipfile
 import zlib
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +25,7 @@ from deepfit.errors import DataError
 
 READERS = (".csv", ".tsv", ".parquet", ".pq", ".npz")
 _UTF8_HINT = "save the file as UTF-8 (a spreadsheet's 'CSV UTF-8' format, or: iconv -f latin1 -t utf-8)"
+CHUNK_ROWS = 200_000  # rows of a CSV parsed at a time (~30 MB of a 20-column table)
 _FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
@@ -63,6 +68,30 @@ def read_source(source: str | Path | pd.DataFrame, base_dir: Path | None = None)
     return frame
 
 
+def release_memory() -> None:
+    """Give the memory freed on the C heap (glibc's ``malloc_trim``; nothing elsewhere) and in pyarrow's pool
+    back to the system.
+
+    A large table is read, cleaned and split through many arrays of a few MB; freed, they stay in the process
+    as holes in the heap that numpy's next (larger, memory-mapped) arrays do not reuse, so resident memory
+    grows by hundreds of MB a stage (measured by ``bench/memory.py``). The stages of the table path call this
+    once each, which costs a millisecond or so.
+    """
+    global _TRIM
+    if _TRIM is None:
+        try:
+            _TRIM = ctypes.CDLL("libc.so.6").malloc_trim if sys.platform.startswith("linux") else False
+        except (OSError, AttributeError):  # not glibc (musl): nothing to do
+            _TRIM = False
+    if _TRIM:
+        _TRIM(0)
+    if "pyarrow" in sys.modules:  # text columns live in pyarrow's own pool, which keeps what it frees
+        sys.modules["pyarrow"].default_memory_pool().release_unused()
+
+
+_TRIM: Any = None
+
+
 def require_file(path: Path) -> None:
     if path.is_dir():
         raise DataError(
@@ -85,7 +114,7 @@ def _read_csv(path: Path, sep: str) -> pd.DataFrame:
     if b"\0" in head:
         raise DataError(f"{path} is a binary file, not a text table", hint="save the data as CSV (UTF-8) or Parquet")
     try:
-        frame = pd.read_csv(path, sep=sep, skipinitialspace=True)
+        frame = _read_csv_chunks(path, sep)
     except UnicodeDecodeError:
         raise _not_utf8(path) from None
     except pd.errors.EmptyDataError:
@@ -102,6 +131,75 @@ def _read_csv(path: Path, sep: str) -> pd.DataFrame:
     _refuse_duplicates(path, _csv_header(path, sep))
     frame.attrs["line_offset"] = 2  # header is line 1
     return frame
+
+
+def _read_csv_chunks(path: Path, sep: str) -> pd.DataFrame:
+    """The whole CSV as ``pd.read_csv`` reads it, without its peak: ``CHUNK_ROWS`` rows parsed at a time, each
+    column copied out of its chunk, then each column joined on its own and its chunks released (pandas joins
+    its chunks all at once, holding a large table about three times over).
+
+    A file of at most ``CHUNK_ROWS`` rows is one chunk, as ``pd.read_csv`` reads it. A column typed differently
+    by different chunks is typed as a read of the whole column types it (:func:`_join`); one that pandas leaves
+    as a mix of numbers and words (its ``DtypeWarning``) is read again as text: its cells as written.
+    """
+    with warnings.catch_warnings(), pd.read_csv(path, sep=sep, skipinitialspace=True, chunksize=CHUNK_ROWS) as chunks:
+        warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+        first = next(chunks)  # a header alone is one empty chunk
+        second = next(chunks, None)
+        if second is None:
+            return _as_text(path, sep, first, [n for n in first.columns if _mixed(first[n])])
+        parts: dict[str, list[pd.Series]] = {name: [] for name in first.columns}
+        for chunk in (first, second):
+            _add(parts, chunk)
+        del first, second
+        for chunk in chunks:
+            _add(parts, chunk)
+            del chunk
+    rows = sum(len(part) for part in next(iter(parts.values())))
+    columns, again = {}, []
+    for name in list(parts):
+        columns[name] = _join(parts.pop(name))  # each column's chunks released as soon as it is joined
+        if columns[name] is None:
+            again.append(name)
+            columns[name] = np.full(rows, np.nan)
+    return _as_text(path, sep, pd.DataFrame(columns, index=pd.RangeIndex(rows), copy=False), again)
+
+
+def _add(parts: dict[str, list[pd.Series]], chunk: pd.DataFrame) -> None:
+    """Each column of ``chunk`` copied on its own: a column taken from the chunk would keep the chunk's
+    two-dimensional block of every numeric column alive."""
+    for name in chunk.columns:
+        parts[name].append(chunk[name].copy())
+
+
+def _as_text(path: Path, sep: str, frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """``frame`` with the columns ``names`` read again as text (the cells as written, missing ones NaN)."""
+    if not names:
+        return frame
+    positions = [list(frame.columns).index(name) for name in names]
+    text = pd.read_csv(path, sep=sep, skipinitialspace=True, usecols=positions, dtype=str)
+    return frame.assign(**{name: text.iloc[:, i] for i, name in enumerate(names)})
+
+
+def _join(chunks: list[pd.Series]) -> Any:
+    """One column from its chunks, or None when they cannot be joined as one read types the column (read it
+    again as text). A chunk holding no value (all missing: floats) takes the type of the others; whole numbers
+    and decimals are decimals; yes/no values with missing cells stay Python objects, as pandas reads them."""
+    filled = [s for s in chunks if not (s.dtype == np.float64 and s.isna().all())]
+    dtypes = {str(s.dtype) for s in filled}
+    if not filled or dtypes <= {"int64", "float64"}:
+        return np.concatenate([s.to_numpy() for s in chunks])
+    if dtypes == {"str"}:
+        return pd.concat([s.astype("str") for s in chunks], ignore_index=True).array
+    if dtypes <= {"bool", "object"} and not any(_mixed(s) for s in filled):
+        joined = np.concatenate([s.to_numpy(dtype=object) for s in chunks])
+        return joined.astype(bool) if dtypes == {"bool"} and len(filled) == len(chunks) else joined
+    return None
+
+
+def _mixed(series: pd.Series) -> bool:
+    """Python objects that are not all yes/no values: pandas' mix of numbers and words of one column."""
+    return series.dtype == object and not all(isinstance(v, bool | np.bool_) for v in series.dropna())
 
 
 def _not_utf8(path: Path) -> DataError:

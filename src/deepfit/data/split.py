@@ -8,11 +8,13 @@ to reach validation or test are kept for training and named in a warning.
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from deepfit.config import SplitConfig
+from deepfit.data.sources import release_memory
 from deepfit.errors import DataError, DataWarning
 
 SPLITS = ("train", "validation", "test")
@@ -45,11 +47,14 @@ def split_frame(
     task: str,
     seed: int,
     external: tuple[str, ...] = (),
+    release: bool = False,
 ) -> dict[str, pd.DataFrame]:
     """Split ``frame`` by the configured fractions.
 
     Splits named in ``external`` come from their own files, so their fraction is given to the others.
-    Returns every split name; a split with fraction 0 is an empty frame.
+    Returns every split name; a split with fraction 0 is an empty frame. ``release``: ``frame`` is used up
+    (its columns are moved into the parts one by one and it is left without columns), so a large table is
+    held once, not twice, while it is split.
     """
     fractions = split_fractions(config, external)
     rng = np.random.default_rng(config.seed if config.seed is not None else seed)
@@ -64,23 +69,47 @@ def split_frame(
         parts = _split_groups(frame[config.group_column].to_numpy(), fractions, rng)
     elif config.stratify and task == "classification":
         stratified = True
-        labels = frame[target].to_numpy()
-        chosen: list[list[int]] = [[], [], []]
-        for label in pd.unique(labels):
-            members = rng.permutation(positions[labels == label])
+        # codes, not the labels: text labels as an array would be a Python string per row
+        codes, uniques = pd.factorize(frame[target])  # in order of appearance, as pd.unique; missing: none
+        chosen: list[list[np.ndarray]] = [[], [], []]  # arrays, not lists of Python ints (36 bytes a row)
+        for label in range(len(uniques)):
+            members = rng.permutation(positions[codes == label])
             for i, part in enumerate(_cut(members, fractions, keep_one=True)):
-                chosen[i].extend(part)
-        parts = [np.sort(np.asarray(p, dtype=int)) for p in chosen]
+                chosen[i].append(part)
+        parts = [np.sort(np.concatenate(p).astype(int)) if p else np.zeros(0, dtype=int) for p in chosen]
     else:
         parts = _cut(rng.permutation(positions), fractions)
-    result = {name: frame.iloc[np.sort(part)] for name, part in zip(SPLITS, parts, strict=True)}
-    if result["train"].empty:
+    rows = [np.sort(part) for part in parts]
+    if len(rows[0]) == 0:
         raise DataError("the training split is empty", hint="use more data or a larger data.split.train")
-    _check_not_empty(result, fractions, frame, config, target, stratified)
+    kept = frame[[c for c in (target, config.group_column) if c]]  # what the checks below read
+    result = _take(frame, rows, release)
+    _check_not_empty(result, fractions, kept, config, target, stratified)
     if task == "classification":
         _check_classes(result, target, config)
         if stratified:
-            _warn_train_only(frame[target], fractions)
+            _warn_train_only(kept[target], fractions)
+    return result
+
+
+def _take(frame: pd.DataFrame, rows: list[np.ndarray], release: bool) -> dict[str, pd.DataFrame]:
+    """The parts of ``frame`` at ``rows`` (positions, sorted): ``frame.iloc`` each, or with ``release`` built a
+    column at a time, each column deleted from ``frame`` once its parts are taken."""
+    if not release:
+        return {name: frame.iloc[part] for name, part in zip(SPLITS, rows, strict=True)}
+    columns: dict[str, dict[str, Any]] = {name: {} for name in SPLITS}
+    for column in list(frame.columns):
+        values = frame[column].array  # arrays, not Series: a Series would carry its own copy of the index
+        for name, part in zip(SPLITS, rows, strict=True):
+            columns[name][column] = values.take(part)
+        del frame[column], values
+        release_memory()  # the column just freed, before the next is taken (text is not reused otherwise)
+    result = {
+        name: pd.DataFrame(columns.pop(name), index=frame.index[part], copy=False)
+        for name, part in zip(SPLITS, rows, strict=True)
+    }
+    for part in result.values():
+        part.attrs.update(frame.attrs)
     return result
 
 
@@ -94,8 +123,9 @@ def train_only_classes(labels: pd.Series, fractions: np.ndarray) -> dict[str, in
 
 def unscored_classes(frames: dict[str, pd.DataFrame], target: str) -> dict[str, int]:
     """Training classes (with their training rows) missing from a non-empty validation or test split."""
-    others = [set(map(str, frames[name][target])) for name in SPLITS[1:] if not frames[name].empty]
-    counts = frames["train"][target].astype(str).value_counts()
+    others = [set(map(str, pd.unique(frames[name][target]))) for name in SPLITS[1:] if not frames[name].empty]
+    codes, uniques = pd.factorize(frames["train"][target], use_na_sentinel=False)  # each label made text once
+    counts = pd.Series(np.array([str(v) for v in uniques], dtype=object)[codes]).value_counts()
     return {k: int(n) for k, n in counts.items() if any(k not in seen for seen in others)}
 
 

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from deepfit.config import Config
 from deepfit.data.clean import clean
 from deepfit.data.kind import DataKind, PreparedData, Preprocessor
 from deepfit.data.schema import Schema, coerce_numeric, infer_schema, resolve_target
-from deepfit.data.sources import read_source
+from deepfit.data.sources import read_source, release_memory
 from deepfit.data.spec import DataSpec
-from deepfit.data.split import minimum_rows, unscored_classes
-from deepfit.data.tabular.preprocess import TabularPreprocessor
+from deepfit.data.split import minimum_rows, split_frame, unscored_classes
+from deepfit.data.tabular.preprocess import TabularPreprocessor, shared_labels
 from deepfit.errors import ConfigError
 from deepfit.models.select import tabular_family
+
+if TYPE_CHECKING:
+    import torch
 
 
 def load_frame(config: Config, frame: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -52,6 +56,9 @@ def inspect_frame(
     return cleaned, schema, report
 
 
+COMPACT_ROWS = 500_000  # from this many rows, the split frames are kept compact (TabularKind.inputs)
+
+
 class TabularKind(DataKind[TabularPreprocessor]):
     """The fallback of ``data.kind: auto``: what no other kind claims is a table."""
 
@@ -61,13 +68,30 @@ class TabularKind(DataKind[TabularPreprocessor]):
 
     def __init__(self) -> None:
         self.schema: Schema | None = None  # the whole table's, kept for PreparedData.schema
+        self.compact = False  # a large table's split frames are kept compact (``inputs``)
 
+    # A large table's stages each free arrays of a few MB; ``release_memory`` hands that memory back after each,
+    # so that the next stage's arrays do not come on top of it (bench/memory.py, docs/tables.md: Memory).
     def read(self, config: Config, frame: pd.DataFrame | None) -> pd.DataFrame:
-        return load_frame(config, frame)
+        raw = load_frame(config, frame)
+        release_memory()
+        return raw
 
     def clean(self, config: Config, raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
         cleaned, self.schema, report = inspect_frame(config, raw, to_split=True)
+        # a GAN encodes the frames themselves (its own codec): they stay as read
+        self.compact = len(cleaned) >= COMPACT_ROWS and config.model.name != "gan"
+        release_memory()
         return cleaned, report
+
+    def split(self, config: Config, cleaned: pd.DataFrame, report: dict[str, Any]) -> dict[str, pd.DataFrame]:
+        """The cleaned table's rows into train, validation and test; the table is used up by it (its columns move
+        into the parts one by one), so a large table is held once while it is split."""
+        split, seed = config.data.split, config.train.seed
+        target, task, external = report["target"], report["task"], external_splits(config)
+        parts = split_frame(cleaned, split, target=target, task=task, seed=seed, external=external, release=True)
+        release_memory()
+        return parts
 
     def fit(self, config: Config, train: pd.DataFrame, report: dict[str, Any]) -> TabularPreprocessor:
         if self.schema is None:
@@ -77,7 +101,36 @@ class TabularKind(DataKind[TabularPreprocessor]):
             data.preprocess.scaling = "quantile" if tabular_family(config.model) == "tabm" else "standard"
         pre = TabularPreprocessor.for_config(data.preprocess, data.clean).fit(train, self.schema)
         report.update(pre.feature_report())
+        release_memory()
         return pre
+
+    def labels(self, part: pd.DataFrame, target: str) -> pd.Series:
+        return shared_labels(part[target])
+
+    def inputs(self, pre: TabularPreprocessor, part: pd.DataFrame, source: str) -> tuple[torch.Tensor, ...]:
+        """The part's tensors. A table of ``COMPACT_ROWS`` rows or more is compacted in place around them (its
+        frame is what ``PreparedData.frames`` keeps for the baselines and the report): text categories and labels
+        become pandas categories (a small integer code per row; encoded alike) before, decimals float32 (the
+        precision of the network's input) after. Smaller tables are kept as read."""
+        self._compact(part, text=True)
+        release_memory()  # what encoding the labels freed, before the largest arrays of all are made
+        tensors = pre.transform(part, source=source)
+        self._compact(part, text=False)
+        release_memory()
+        return tensors
+
+    def _compact(self, part: pd.DataFrame, *, text: bool) -> None:
+        if not self.compact or self.schema is None:
+            return
+        schema = self.schema
+        coded = [c for c, kind in schema.kinds.items() if kind in ("categorical", "boolean")]
+        coded += [schema.target] if schema.task == "classification" else []
+        for column in part.columns:
+            values = part[column]
+            if text and column in coded and isinstance(values.dtype, pd.StringDtype):
+                part[column] = values.astype("category")
+            elif not text and values.dtype == np.float64 and column != schema.target:
+                part[column] = values.astype(np.float32)
 
     def finish_report(
         self, config: Config, report: dict[str, Any], pre: TabularPreprocessor, tensors: dict, frames: dict
@@ -85,6 +138,7 @@ class TabularKind(DataKind[TabularPreprocessor]):
         # a class too rare to reach validation or test is never scored
         if report["task"] == "classification" and (unscored := unscored_classes(frames, report["target"])):
             report["classes_not_in_validation_or_test"] = unscored
+        release_memory()
 
     def spec(self, config: Config, pre: TabularPreprocessor, tensors: dict, report: dict[str, Any]) -> DataSpec:
         classes = pre.classes

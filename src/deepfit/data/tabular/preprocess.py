@@ -10,6 +10,7 @@ Classification targets: label index over the training classes; regression target
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -58,29 +59,43 @@ def _robust_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return median, np.where(q75 - q25 > 1e-12, q75 - q25, spread / 2)
 
 
-def fit_numeric_scaling(values: np.ndarray, method: str) -> dict[str, Any]:
-    """The JSON state of data.preprocess.scaling for a (rows, columns) array of imputed training values.
+def fit_numeric_scaling(values: np.ndarray | Iterable[np.ndarray], method: str) -> dict[str, Any]:
+    """The JSON state of data.preprocess.scaling for imputed training values: a (rows, columns) array, or its
+    columns as 1-D arrays (so that a large table's numbers need not be copied into one array first).
 
     quantile (TabM, Gorishniy et al. 2025, as scikit-learn's ``QuantileTransformer(output_distribution=
     "normal")``): each column's quantiles at ``max(min(rows // 30, 1000), 10)`` evenly spaced ranks; robust
     (RealMLP, Holzmüller et al. 2024): ``(x - median) / IQR`` then smoothly clipped to ±3.
     """
+    columns = [values[:, i] for i in range(values.shape[1])] if isinstance(values, np.ndarray) else values
     if method == "quantile":
-        n_quantiles = max(min(len(values) // 30, 1000), 10)
-        ranks = np.linspace(0.0, 1.0, n_quantiles)
-        quantiles = np.quantile(values, ranks, axis=0).T if len(values) else np.zeros((values.shape[1], 0))
-        return {"quantiles": [[float(v) for v in np.maximum.accumulate(q)] for q in quantiles]}
-    offset, scale = column_scaling(values, method) if len(values) else (np.zeros(values.shape[1]),) * 2
-    return {"center": [float(v) for v in offset], "scale": [float(v) if v else 1.0 for v in scale]}
+        quantiles = []
+        for column in columns:  # the same ranks for every column: they depend on the number of rows only
+            ranks = np.linspace(0.0, 1.0, max(min(len(column) // 30, 1000), 10))
+            found = np.maximum.accumulate(np.quantile(column, ranks)) if len(column) else np.zeros(0)
+            quantiles.append([float(v) for v in found])
+        return {"quantiles": quantiles}
+    center, scale = [], []
+    for column in columns:
+        offset, spread = column_scaling(column[:, None], method) if len(column) else (np.zeros(1),) * 2
+        center.append(float(offset[0]))
+        scale.append(float(spread[0]) if spread[0] else 1.0)
+    return {"center": center, "scale": scale}
 
 
 def apply_numeric_scaling(values: np.ndarray, method: str, state: dict[str, Any]) -> np.ndarray:
     """Scale imputed values with the state :func:`fit_numeric_scaling` returned."""
+    if values.shape[1] == 0:
+        return values.astype(float)
+    return np.column_stack([scale_column(values[:, i], method, state, i) for i in range(values.shape[1])])
+
+
+def scale_column(values: np.ndarray, method: str, state: dict[str, Any], i: int) -> np.ndarray:
+    """Column ``i`` of the numeric features (imputed values, 1-D) scaled as :func:`fit_numeric_scaling` fitted it."""
     if method == "quantile":
-        return np.column_stack(
-            [_to_normal(values[:, i], np.asarray(q)) for i, q in enumerate(state["quantiles"])]
-        ).reshape(values.shape)
-    scaled = (values - np.array(state["center"])) / np.array(state["scale"])
+        return _to_normal(values, np.asarray(state["quantiles"][i]))
+    scaled = values - state["center"][i]  # a new array, then scaled in place: one column-sized array, not two
+    scaled /= state["scale"][i]
     return scaled / np.sqrt(1 + (scaled / ROBUST_CLIP) ** 2) if method == "robust" else scaled
 
 
@@ -109,7 +124,20 @@ def category_key(value: Any) -> str:
 
 
 def _keys(values: pd.Series) -> pd.Series:
-    return values.map(category_key)
+    """:func:`category_key` of every value, computed once per distinct value (not once per row)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    keys = np.array([category_key(v) for v in uniques], dtype=object)
+    return pd.Series(keys[codes], index=values.index, dtype=object)
+
+
+def shared_labels(values: pd.Series) -> pd.Series:
+    """Text labels (or categories) as Python objects that the rows of a label share, the same values: the target
+    encoder iterates them, and iterating a text column (or a category of text) makes a string of its own
+    (~70 bytes) for every row."""
+    if not isinstance(values.dtype, pd.StringDtype | pd.CategoricalDtype):
+        return values
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return pd.Series(np.asarray(uniques, dtype=object)[codes], index=values.index, name=values.name, dtype=object)
 
 
 class TabularPreprocessor(Preprocessor):
@@ -130,16 +158,20 @@ class TabularPreprocessor(Preprocessor):
         categorical = [c for c, k in schema.kinds.items() if k == "categorical"]
         state: dict[str, Any] = {"task": schema.task, "target": schema.target, "features": schema.features}
 
-        values = frame[numeric].apply(pd.to_numeric, errors="coerce").astype(float)
-        fill = values.median() if self.numeric_impute == "median" else values.mean()
-        filled = values.fillna(fill)
+        # a column at a time: a large table's numbers are never copied into one array
+        values = [_floats(frame[c]) for c in numeric]
+        fill = [float(v.median() if self.numeric_impute == "median" else v.mean()) for v in values]
+        filled = (v.fillna(f) if v.hasnans else v for v, f in zip(values, fill, strict=True))
         state["numeric"] = {
             "columns": numeric,
-            "fill": _floats(fill),
-            **fit_numeric_scaling(filled.to_numpy(dtype=float).reshape(len(filled), len(numeric)), cfg.scaling),
+            "fill": fill,
+            **fit_numeric_scaling((v.to_numpy() for v in filled), cfg.scaling),
             # columns whose missing cells in train may carry signal: each also gets a 0/1 "was missing" feature
-            "missing": [c for c in numeric if values[c].isna().any()] if cfg.missing_indicators else [],
+            "missing": [c for c, v in zip(numeric, values, strict=True) if v.isna().any()]
+            if cfg.missing_indicators
+            else [],
         }
+        del values
 
         bool_fill = {}
         for column in boolean:
@@ -174,7 +206,7 @@ class TabularPreprocessor(Preprocessor):
             "lsa": {c: fit_text_features(frame[c], cfg.text_features) for c in text_columns},
         }
 
-        state.update(fit_target(frame[schema.target], schema.task, scaling=cfg.target_scaling))
+        state.update(fit_target(shared_labels(frame[schema.target]), schema.task, scaling=cfg.target_scaling))
         self.state = state
         return self
 
@@ -230,36 +262,46 @@ class TabularPreprocessor(Preprocessor):
                 f"feature columns of {source} appear more than once: {', '.join(twice)}",
                 hint="give every column its own name",
             )
-        blocks = []
-        num = s["numeric"]
-        if num["columns"]:
-            values = np.column_stack(
-                [self._numbers(frame, c, fill, source) for c, fill in zip(num["columns"], num["fill"], strict=True)]
-            )
-            missing = np.isnan(values)
-            values = np.where(missing, np.array(num["fill"]), values)
-            blocks.append(apply_numeric_scaling(values, self.config.scaling, num))
-            if num.get("missing"):
-                blocks.append(missing[:, [num["columns"].index(c) for c in num["missing"]]].astype(float))
+        # Each feature is written into one float32 array as it is made: a large table's features are never
+        # held as float64 blocks, nor stacked into a copy of them.
+        n, num = len(frame), s["numeric"]
+        x = np.empty((n, self.n_features), dtype=np.float32)
+        missing = {}  # the missing cells of the columns that have a "was missing" feature
+        for i, (column, fill) in enumerate(zip(num["columns"], num["fill"], strict=True)):
+            values = self._numbers(frame, column, fill, source)
+            absent = np.isnan(values)
+            x[:, i] = scale_column(np.where(absent, fill, values), self.config.scaling, num, i)
+            if column in num.get("missing", []):
+                missing[column] = absent
+        at = len(num["columns"])
+        for column in num.get("missing", []):
+            x[:, at] = missing[column]
+            at += 1
+        del missing
         for column in s["boolean"]["columns"]:
-            codes = pd.Series(self._flags(frame, column, source)).fillna(s["boolean"]["fill"][column])
-            blocks.append(codes.to_numpy(dtype=float)[:, None])
+            x[:, at] = pd.Series(self._flags(frame, column, source)).fillna(s["boolean"]["fill"][column]).to_numpy()
+            at += 1
         for column, info in s["onehot"].items():
-            codes = self._codes(frame[column], info)  # -1 = unknown
-            eye = np.vstack([np.eye(len(info["categories"])), np.zeros((1, len(info["categories"])))])
-            blocks.append(eye[codes])
+            codes = self._codes(frame[column], info)  # -1 = unknown: all zeros
+            for k in range(len(info["categories"])):
+                x[:, at + k] = codes == k
+            at += len(info["categories"])
         for column, info in s.get("date", {}).items():
-            blocks.append(dates.date_features(self._dates(frame, column, info["format"], source), info))
+            block = dates.date_features(self._dates(frame, column, info["format"], source), info)
+            x[:, at : at + block.shape[1]] = block
+            at += block.shape[1]
         for column in s.get("text", {}).get("columns", []):
-            lsa = s["text"].get("lsa", {}).get(column)  # runs saved before LSA: the hashed words themselves
-            blocks.append(
-                text_features(frame[column], lsa) if lsa else hashed_words(frame[column], s["text"]["buckets"])
-            )
-        x = np.hstack(blocks) if blocks else np.zeros((len(frame), 0))
-        tensors = [torch.as_tensor(x, dtype=torch.float32)]
+            block = self._text(frame, column)
+            x[:, at : at + block.shape[1]] = block
+            at += block.shape[1]
+        if at != x.shape[1]:
+            raise RuntimeError(f"TabularPreprocessor: {at} features made where n_features says {x.shape[1]}")
+        tensors = [torch.from_numpy(x)]
         if s["embedding"]:
-            cat = np.stack([self._codes(frame[c], info) + 1 for c, info in s["embedding"].items()], axis=1)
-            tensors.append(torch.as_tensor(cat, dtype=torch.int64))
+            cat = np.empty((n, len(s["embedding"])), dtype=np.int64)
+            for i, (column, info) in enumerate(s["embedding"].items()):
+                cat[:, i] = self._codes(frame[column], info) + 1
+            tensors.append(torch.from_numpy(cat))
         return tuple(tensors)
 
     # ------------------------------------------------------------ reuse (model.init_from)
@@ -270,6 +312,11 @@ class TabularPreprocessor(Preprocessor):
             return None
         differ = [k for k in mine if mine[k] != theirs[k]]
         return f"the feature columns differ ({', '.join(differ)} columns)"
+
+    def _text(self, frame: pd.DataFrame, column: str) -> np.ndarray:
+        text = self.state["text"]
+        lsa = text.get("lsa", {}).get(column)  # runs saved before LSA: the hashed words themselves
+        return text_features(frame[column], lsa) if lsa else hashed_words(frame[column], text["buckets"])
 
     # ------------------------------------------------------------ save / load
     def settings(self) -> dict[str, Any]:
@@ -344,18 +391,26 @@ class TabularPreprocessor(Preprocessor):
     # ------------------------------------------------------------ helpers
     @staticmethod
     def _bool_codes(values: pd.Series) -> np.ndarray:
-        text = values.map(lambda v: None if pd.isna(v) else str(v).strip().lower())
-        return text.map(lambda t: 1.0 if t in _TRUE else 0.0 if t in _FALSE else np.nan).to_numpy(dtype=float)
+        """1.0 for yes, 0.0 for no, NaN otherwise; each distinct value read once."""
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        text = [None if pd.isna(v) else str(v).strip().lower() for v in uniques]
+        flags = np.array([1.0 if t in _TRUE else 0.0 if t in _FALSE else np.nan for t in text], dtype=float)
+        return flags[codes]
 
     @staticmethod
     def _codes(values: pd.Series, info: dict[str, Any]) -> np.ndarray:
-        # A column with no value at all in train has no fill: every row is then unknown (-1).
-        keys = _keys(values.fillna(info["fill"] if info["fill"] is not None else ""))
-        return pd.Index(info["categories"]).get_indexer(keys).astype(np.int64)
+        """The index of each value's category, -1 for an unknown one; a missing value is the training mode (a
+        column with no value at all in train has no mode: every row is then unknown). Each distinct value is
+        looked up once."""
+        codes, uniques = pd.factorize(values)  # missing: -1
+        fill = category_key(info["fill"] if info["fill"] is not None else "")
+        keys = [*(category_key(v) for v in uniques), fill]  # the last: missing values (code -1)
+        return pd.Index(info["categories"]).get_indexer(keys).astype(np.int64)[codes]
 
 
-def _floats(series: pd.Series) -> list[float]:
-    return [float(v) for v in series.to_numpy()]
+def _floats(values: pd.Series) -> pd.Series:
+    """A numeric column as floats: the column itself when it holds floats (``pd.to_numeric`` copies it)."""
+    return values if values.dtype == np.float64 else pd.to_numeric(values, errors="coerce").astype(float)
 
 
 def _layout(state: dict[str, Any]) -> dict[str, list[str]]:
