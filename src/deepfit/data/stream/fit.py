@@ -26,7 +26,7 @@ import pandas as pd
 from deepfit.config import Config
 from deepfit.data.schema import Schema, parse_numbers
 from deepfit.data.stream.rows import BottomK, floats
-from deepfit.data.tabular.preprocess import TabularPreprocessor, category_key
+from deepfit.data.tabular.preprocess import TabularPreprocessor, category_key, category_levels
 from deepfit.data.target import fit_target, plain
 
 
@@ -141,17 +141,11 @@ class StreamFit:
 
     def _categorical(self, state: dict[str, Any], column: str, counts: pd.Series) -> None:
         """Levels from the exact counts, by the rule ``TabularPreprocessor.fit`` applies to a column's counts."""
-        cfg = self.config.data.preprocess
-        kept = counts[counts >= cfg.min_frequency]
-        kept = kept if len(kept) else counts
-        categories = sorted(kept.index)
-        state["pooled"].pop(column, None)
-        if len(kept) < len(counts):
-            state["pooled"][column] = {"levels": len(counts) - len(kept), "rows": int(counts.sum() - kept.sum())}
-        embedded = cfg.categorical == "embedding" or (cfg.categorical == "auto" and len(categories) > cfg.max_onehot)
-        state["onehot"].pop(column, None)
-        state["embedding"].pop(column, None)
-        info = {"categories": categories, "fill": counts.index[0] if len(counts) else None}
+        info, embedded, pooled = category_levels(counts, self.config.data.preprocess)
+        for key in ("pooled", "onehot", "embedding"):
+            state[key].pop(column, None)
+        if pooled:
+            state["pooled"][column] = pooled
         (state["embedding"] if embedded else state["onehot"])[column] = info
         order = [c for c in self.schema.kinds if c in state["onehot"]]  # the column order fit gives
         state["onehot"] = {c: state["onehot"][c] for c in order}

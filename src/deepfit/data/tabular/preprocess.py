@@ -123,6 +123,22 @@ def category_key(value: Any) -> str:
     return str(value)
 
 
+def category_levels(counts: pd.Series, config: PreprocessConfig) -> tuple[dict[str, Any], bool, dict[str, int] | None]:
+    """A categorical column's encoding from its training counts (most frequent first): the kept levels and the
+    fill (the mode), whether it is embedded rather than one-hot, and what rare levels were pooled (or None).
+    One rule for the in-memory fit and the streaming one."""
+    kept = counts[counts >= config.min_frequency]
+    kept = kept if len(kept) else counts  # every level rare: pooling them all would leave a constant
+    categories = sorted(kept.index)
+    pooled = None
+    if len(kept) < len(counts):
+        pooled = {"levels": len(counts) - len(kept), "rows": int(counts.sum() - kept.sum())}
+    embedded = config.categorical == "embedding" or (
+        config.categorical == "auto" and len(categories) > config.max_onehot
+    )
+    return {"categories": categories, "fill": counts.index[0] if len(counts) else None}, embedded, pooled
+
+
 def _keys(values: pd.Series) -> pd.Series:
     """:func:`category_key` of every value, computed once per distinct value (not once per row)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
@@ -183,17 +199,10 @@ class TabularPreprocessor(Preprocessor):
         embed: dict[str, dict[str, Any]] = {}
         pooled: dict[str, dict[str, int]] = {}
         for column in categorical:
-            counts = _keys(frame[column].dropna()).value_counts()
-            kept = counts[counts >= cfg.min_frequency]
-            kept = kept if len(kept) else counts  # every level rare: pooling them all would leave a constant
-            categories = sorted(kept.index)
-            if len(kept) < len(counts):
-                pooled[column] = {"levels": len(counts) - len(kept), "rows": int(counts.sum() - kept.sum())}
-            mode = counts.index[0] if len(counts) else None
-            use_embedding = cfg.categorical == "embedding" or (
-                cfg.categorical == "auto" and len(categories) > cfg.max_onehot
-            )
-            (embed if use_embedding else onehot)[column] = {"categories": categories, "fill": mode}
+            info, embedded, pooled_levels = category_levels(_keys(frame[column].dropna()).value_counts(), cfg)
+            (embed if embedded else onehot)[column] = info
+            if pooled_levels:
+                pooled[column] = pooled_levels
         state["onehot"], state["embedding"], state["pooled"] = onehot, embed, pooled
         state["date"] = {
             c: dates.fit_date(dates.parse_dates(frame[c], schema.date_formats[c]), schema.date_formats[c])
