@@ -44,8 +44,8 @@ from typing import Any
 import numpy as np
 
 MODEL, METADATA, SCHEMA, PREPROCESSING = "model.onnx", "metadata.json", "schema.json", "preprocessing.json"
-_TRUE = {"true", "yes", "y", "t", "1", "1.0"}
-_FALSE = {"false", "no", "n", "f", "0", "0.0"}
+YES_WORDS = {"true", "yes", "y", "t", "1", "1.0"}
+NO_WORDS = {"false", "no", "n", "f", "0", "0.0"}
 _QUANTILE_BOUND = 1e-7  # the ranks of quantile scaling, as in training
 _ROBUST_CLIP = 3.0
 _WORD = re.compile(r"\w+")
@@ -356,8 +356,8 @@ def _numbers(values: list[Any], name: str, source: str) -> np.ndarray:
 
 def _flags(values: list[Any], name: str, source: str) -> np.ndarray:
     words = [None if is_missing(v) else str(v).strip().lower() for v in values]
-    flags = np.array([1.0 if w in _TRUE else 0.0 if w in _FALSE else math.nan for w in words])
-    unknown = [v for v, w in zip(values, words, strict=True) if w is not None and w not in _TRUE | _FALSE]
+    flags = np.array([1.0 if w in YES_WORDS else 0.0 if w in NO_WORDS else math.nan for w in words])
+    unknown = [v for v, w in zip(values, words, strict=True) if w is not None and w not in YES_WORDS | NO_WORDS]
     if unknown and np.isnan(flags).all():
         raise InputError(f"feature column '{name}' of {source} holds no yes/no values: {unknown[:3]!r}")
     return flags

@@ -269,8 +269,8 @@ print(result.metrics["test"]["accuracy"], whole)
 
 
 def test_a_file_several_times_larger_than_the_memory_cap_trains(tmp_path: Path) -> None:
-    """RLIMIT_DATA at the process's data size + 32 MiB (a thread stack reserves 8 of them); the file takes
-    97 MB in memory (3x): it streams, and reading it whole fails under the same cap."""
+    """RLIMIT_DATA at the process's data size + 40 MiB (a thread stack reserves 8 of them); the file takes
+    116 MB in memory (2.9x): it streams, and reading it whole fails under the same cap."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -280,7 +280,7 @@ def test_a_file_several_times_larger_than_the_memory_cap_trains(tmp_path: Path) 
         tmp_path / "big.parquet",
         pa.schema([*(pa.field(f"x{j}", pa.float64()) for j in range(columns)), pa.field("y", pa.int64())]),
     ) as writer:
-        for _ in range(25):  # 25 x 4,000 rows x 121 columns x 8 bytes = 97 MB
+        for _ in range(30):  # 30 x 4,000 rows x 121 columns x 8 bytes = 116 MB
             x = rng.normal(size=(4000, columns))
             y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
             writer.write_table(pa.table({**{f"x{j}": x[:, j] for j in range(columns)}, "y": y}), row_group_size=1024)
@@ -294,7 +294,7 @@ def test_a_file_several_times_larger_than_the_memory_cap_trains(tmp_path: Path) 
         str(tmp_path / "cache"),
         str(tmp_path / "small.parquet"),
         str(tmp_path),
-        "32",
+        "40",  # 32 passed alone but failed once in 4 runs beside other tests: headroom, the same ratio kept
     ]
     done = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -24,9 +24,7 @@ from deepfit.data.schema import Schema, cells, parse_numbers, positions
 from deepfit.data.target import fit_target
 from deepfit.data.words import fit_text_features, hashed_words, text_features
 from deepfit.errors import DataError, DataWarning, did_you_mean
-
-_TRUE = {"true", "yes", "y", "t", "1", "1.0"}
-_FALSE = {"false", "no", "n", "f", "0", "0.0"}
+from deepfit.runtime import NO_WORDS, YES_WORDS, category_key  # one definition, shipped with every export
 
 
 def column_scaling(values: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
@@ -110,17 +108,6 @@ def _to_normal(x: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
     down = -np.interp(-x, -quantiles[::-1], -ranks[::-1])
     rank = np.clip(0.5 * (up + down), _QUANTILE_BOUND, 1 - _QUANTILE_BOUND)
     return torch.special.ndtri(torch.as_tensor(rank, dtype=torch.float64)).numpy()
-
-
-def category_key(value: Any) -> str:
-    """Categories compared as text, so 3, 3.0 and "3" read from different files agree."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value))
-    if isinstance(value, int | float | np.number) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def category_levels(counts: pd.Series, config: PreprocessConfig) -> tuple[dict[str, Any], bool, dict[str, int] | None]:
@@ -403,7 +390,7 @@ class TabularPreprocessor(Preprocessor):
         """1.0 for yes, 0.0 for no, NaN otherwise; each distinct value read once."""
         codes, uniques = pd.factorize(values, use_na_sentinel=False)
         text = [None if pd.isna(v) else str(v).strip().lower() for v in uniques]
-        flags = np.array([1.0 if t in _TRUE else 0.0 if t in _FALSE else np.nan for t in text], dtype=float)
+        flags = np.array([1.0 if t in YES_WORDS else 0.0 if t in NO_WORDS else np.nan for t in text], dtype=float)
         return flags[codes]
 
     @staticmethod
