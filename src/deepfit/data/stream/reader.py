@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-from deepfit.data.batches import Batch
+from deepfit.data.batches import Augment, Batch
 from deepfit.data.stream.rows import SPLIT_CODES, RowRule
 from deepfit.errors import DataWarning
 
@@ -54,6 +54,7 @@ class StreamData:
     counts: list[int] = field(default_factory=list)  # training rows per class (classification)
     buffer: int = 16384
     prefetch: int = 8
+    augment: Augment | None = None  # the kind's augmentation of training batches (as TensorData.augment)
     device: torch.device | str = "cpu"
     wait_seconds: float = 0.0
     _position: dict[str, Any] | None = field(default=None, repr=False)
@@ -90,6 +91,8 @@ class StreamData:
     ) -> Iterator[Batch]:
         """``(inputs, target)`` batches of the split; shuffled in two levels when asked (see the module).
 
+        ``augment=True`` (the training loop) passes each batch through ``self.augment``, on its device.
+
         ``shard=(rank, world)`` (many processes): every process reads the same stream and keeps its contiguous
         part of each global batch, as ``TensorData.batches`` does, so the global batches equal one process's.
         """
@@ -121,7 +124,8 @@ class StreamData:
                 if shard is not None:
                     size, (rank, world) = len(batch[-1]), shard
                     batch = tuple(t[rank * size // world : (rank + 1) * size // world] for t in batch)
-                yield tuple(t.to(self.device) for t in batch[:-1]), batch[-1].to(self.device)
+                inputs, target = tuple(t.to(self.device) for t in batch[:-1]), batch[-1].to(self.device)
+                yield self.augment(inputs, target) if augment and self.augment is not None else (inputs, target)
         finally:
             stop.set()
             while worker.is_alive():
