@@ -24,7 +24,7 @@ from deepfit.training.trainer import TrainingInterrupted
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread, and a core for the prefetch thread
 
 GOOD, BAD = ["good great fine lovely", "wonderful nice superb"], ["bad awful poor", "terrible horrid nasty"]
-FILLER = "the a movie film plot actor scene was is very quite an entirely".split()
+FILLER = ["the", "a", "movie", "film", "plot", "actor", "scene", "was", "is", "very", "quite", "an", "entirely"]
 
 
 def reviews(n: int, seed: int = 0) -> pd.DataFrame:
@@ -139,3 +139,74 @@ def test_a_streamed_text_run_cut_mid_epoch_resumes_exactly(tmp_path: Path) -> No
     assert resumed.history == straight.history and resumed.metrics == straight.metrics
     for name, tensor in weights(tmp_path / "straight").items():
         assert torch.equal(tensor, weights(tmp_path / "cut")[name]), name
+
+
+# ---------------------------------------------------------------- image CSVs of paths
+def images(folder: Path, n: int, seed: int = 0) -> pd.DataFrame:
+    """``n`` 8x8 RGB PNGs, bright ones 'light' and dark ones 'dark', listed by relative path; one is corrupt."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    (folder / "img").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(n):
+        light = i % 2 == 1
+        base = rng.integers(140, 220) if light else rng.integers(30, 110)
+        pixels = np.clip(base + rng.normal(0, 25, size=(8, 8, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(folder / "img" / f"{seed}_{i}.png")
+        rows.append((f"img/{seed}_{i}.png", "light" if light else "dark"))
+    (folder / "img" / f"{seed}_0.png").write_bytes(b"not a png")
+    return pd.DataFrame(rows, columns=["path", "label"])
+
+
+def image_config(source: Path, **data: Any) -> dict[str, Any]:
+    config = text_config(source, "cnn", **data)
+    config["data"]["kind"] = "image"
+    return config
+
+
+def test_streamed_image_statistics_equal_the_in_memory_fit_of_the_same_rows(tmp_path: Path) -> None:
+    from deepfit.data.image.decode import decode_files
+    from deepfit.data.image.preprocess import ImagePreprocessor
+
+    images(tmp_path, 400).to_csv(tmp_path / "i.csv", index=False)
+    prepared = prepare(load_config(image_config(tmp_path / "i.csv")))
+    stream = prepared.tensors["train"]
+    assert isinstance(stream, StreamData) and prepared.spec.input_shape == [3, 8, 8]
+    assert prepared.report["failures"][0]["path"].endswith("0_0.png")  # the corrupt file is named, and skipped
+    rows = train_rows(prepared)
+    assert len(rows) == len(stream) and 240 < len(rows) < 320
+    paths = [str(tmp_path / p) for p in rows.path]
+    decoded = decode_files(paths, size=(8, 8), mode="rgb")
+    expected = ImagePreprocessor(size=(8, 8), mode="rgb").fit(decoded.pixels, rows.label)
+    got = prepared.preprocessor.state
+    np.testing.assert_allclose(got["mean"], expected.state["mean"], rtol=1e-12)
+    np.testing.assert_allclose(got["std"], expected.state["std"], rtol=1e-12)
+    assert got["classes"] == expected.state["classes"] == ["dark", "light"]
+    (x,), y = next(stream.batches(len(rows)))  # batches are the files decoded and normalised by that state
+    assert torch.equal(x, expected.normalize(decoded.pixels)) and torch.equal(
+        y, expected.transform_target(rows.label)[0]
+    )
+
+
+def test_a_streamed_image_run_learns_predicts_and_resumes_exactly(tmp_path: Path) -> None:
+    images(tmp_path, 500).to_csv(tmp_path / "i.csv", index=False)
+    cfg = image_config(tmp_path / "i.csv", augment={"flip": True})
+    cfg["train"]["epochs"] = 2
+    straight = deepfit.train(cfg, run_dir=tmp_path / "straight", quiet=True)
+    assert straight.metrics["test"]["accuracy"] > 0.9
+    with pytest.raises(TrainingInterrupted):  # ~350 training images, batches of 32: 11 an epoch
+        deepfit.train(cfg, run_dir=tmp_path / "cut", callbacks=[InterruptAt(15)], quiet=True)
+    resumed = deepfit.train(resume=tmp_path / "cut", quiet=True)
+    assert resumed.history == straight.history and resumed.metrics == straight.metrics
+    for name, tensor in weights(tmp_path / "straight").items():
+        assert torch.equal(tensor, weights(tmp_path / "cut")[name]), name
+    new = images(tmp_path / "new", 20, seed=4).iloc[1:]
+    new.to_csv(tmp_path / "new" / "new.csv", index=False)
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(tmp_path / "cut"), str(tmp_path / "new" / "new.csv"), "-o", str(out)]) == 0
+    loaded = deepfit.load(tmp_path / "cut")
+    with torch.no_grad():
+        logits = loaded.model(*loaded.preprocessor.transform([str(tmp_path / "new" / p) for p in new.path]))
+    assert pd.read_csv(out)["prediction"].tolist() == [loaded.classes[i] for i in logits.argmax(1).tolist()]
+    assert (pd.read_csv(out)["prediction"] == new["label"].to_numpy()).mean() > 0.9

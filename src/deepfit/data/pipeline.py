@@ -61,6 +61,10 @@ def prepare(config: Config, frame: pd.DataFrame | None = None, source: Preproces
             from deepfit.data.stream.text import prepare_streamed_text
 
             return prepare_streamed_text(config, reason)
+        if streamed_kind(config) == "image":
+            from deepfit.data.stream.image import prepare_streamed_image
+
+            return prepare_streamed_image(config, reason)
         return prepare_streamed(config, reason)
     kind = get_kind(resolve_kind(config, frame))
     return kind.prepare(config, frame) if source is None else kind.prepare(config, frame, source=source)

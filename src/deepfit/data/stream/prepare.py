@@ -43,11 +43,13 @@ class StreamedData(PreparedData):
 
 def streamed_kind(config: Config) -> str | None:
     """The kind a streamed file is read as: ``text`` (data.kind text, or auto with data.text.text_column),
-    ``tabular`` (auto or tabular), or None for a kind that does not stream. No detector runs on a file to
-    stream, since detectors read the file."""
+    ``image`` (data.kind image: a table of image paths), ``tabular`` (auto or tabular), or None for a kind
+    that does not stream. No detector runs on a file to stream, since detectors read the file."""
     kind = config.data.kind
     if kind == "text" or (kind == "auto" and config.data.text.text_column):
         return "text"
+    if kind == "image":
+        return "image"
     return "tabular" if kind in ("auto", "tabular") else None
 
 
@@ -63,7 +65,7 @@ def streaming_reason(config: Config, frame: pd.DataFrame | None) -> str | None:
             raise ConfigError("data.streaming is true but the data is a DataFrame", hint="set data.streaming: false")
         if not table:
             raise ConfigError(
-                f"data.streaming supports tables and text, not data.kind {kind} (yet)",
+                f"data.streaming supports tables, text and tables of image paths, not data.kind {kind} (yet)",
                 hint="set data.streaming: false",
             )
         if config.model.name == "gan":

@@ -26,11 +26,12 @@ import queue
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 
 from deepfit.data.batches import Augment, Batch
@@ -55,6 +56,7 @@ class StreamData:
     buffer: int = 16384
     prefetch: int = 8
     augment: Augment | None = None  # the kind's augmentation of training batches (as TensorData.augment)
+    resolve: Callable[[pd.DataFrame], pd.DataFrame] | None = None  # the usable rows before ``transform`` (paths)
     device: torch.device | str = "cpu"
     wait_seconds: float = 0.0
     _position: dict[str, Any] | None = field(default=None, repr=False)
@@ -216,6 +218,8 @@ class StreamData:
         pre = self.preprocessor
         y, known = pre.transform_target(frame[rule.target])
         frame = frame[known]
+        if self.resolve is not None:
+            frame = self.resolve(frame)
         with warnings.catch_warnings():  # cells that are not numbers were counted once, in the data report
             warnings.simplefilter("ignore", DataWarning)
             inputs = pre.transform(frame, source=f"the {self.split} data")

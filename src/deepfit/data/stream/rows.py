@@ -52,6 +52,8 @@ class RowRule:
     group_column: str | None = None
     drop_missing: bool = False  # data.clean.missing: drop
     text_column: str | None = None  # text: a row with an empty (or missing) text is not usable, as in memory
+    path_column: str | None = None  # images: a row whose file is in ``unreadable`` is not usable
+    unreadable: frozenset[str] = frozenset()
 
     def usable(self, frame: pd.DataFrame) -> np.ndarray:
         """Rows with a target (a finite one for regression) and, under missing: drop, every feature."""
@@ -59,6 +61,9 @@ class RowRule:
         if self.text_column is not None:
             text = frame[self.text_column]
             keep = keep & (text.notna() & (text.astype(str).str.strip() != "")).to_numpy()
+        if self.path_column is not None:
+            paths = frame[self.path_column]
+            keep = keep & (paths.notna() & ~paths.astype(str).isin(self.unreadable)).to_numpy()
         if self.task == "regression":
             keep = keep & ~np.isnan(floats(frame[self.target]))
         if self.drop_missing:
