@@ -147,7 +147,8 @@ def _report(
     notes = [reason, f"{train:,} training images decoded chunk by chunk; no duplicate or conflict removal"]
     if failures:
         shown = ", ".join(f["path"] for f in failures[:5])
-        notes.append(f"{len(failures):,} images cannot be read and are left out ({shown})")
+        many = "images cannot" if len(failures) > 1 else "image cannot"
+        notes.append(f"{len(failures):,} {many} be read and are left out ({shown})")
     if table_path != path:
         notes.append(f"Parquet copy: {table_path}")
     return {
