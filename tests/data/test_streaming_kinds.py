@@ -189,6 +189,15 @@ def test_streamed_image_statistics_equal_the_in_memory_fit_of_the_same_rows(tmp_
     )
 
 
+def test_an_image_folder_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    from deepfit.errors import ConfigError
+
+    images(tmp_path, 2)
+    with pytest.raises(ConfigError, match="a table of image paths, not a folder") as info:
+        prepare(load_config(image_config(tmp_path / "img")))
+    assert "data.streaming: false" in str(info.value.hint)
+
+
 def test_a_streamed_image_run_learns_predicts_and_resumes_exactly(tmp_path: Path) -> None:
     images(tmp_path, 500).to_csv(tmp_path / "i.csv", index=False)
     cfg = image_config(tmp_path / "i.csv", augment={"flip": True})

@@ -70,6 +70,11 @@ def streaming_reason(config: Config, frame: pd.DataFrame | None) -> str | None:
             )
         if config.model.name == "gan":
             raise ConfigError("data.streaming does not train GANs yet", hint="set data.streaming: false")
+        if data.source and not data.source.startswith("builtin:") and config.resolve_path(data.source).is_dir():
+            raise ConfigError(
+                f"data.streaming reads a table of image paths, not a folder ({data.source})",
+                hint="list the images in a CSV with a path and a label column, or set data.streaming: false",
+            )
         return "streamed from disk (data.streaming: true)"
     source = data.source
     if not source or source.startswith("builtin:"):
