@@ -2,7 +2,8 @@
 
 ``streaming_reason`` says whether (and why) a run streams; ``prepare_streamed`` returns the same
 ``PreparedData`` as the in-memory path, with a ``StreamData`` for the training split (and for a validation
-or test split larger than ``data.stream.eval_rows``, which is then scored by streaming it).
+or test split larger than ``data.stream.eval_rows``, which is then scored by streaming it). ``open_table``,
+``split_plan`` and ``all_splits`` are the steps text and image tables share (``stream.text``, ``stream.image``).
 """
 
 from __future__ import annotations

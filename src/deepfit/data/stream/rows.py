@@ -56,7 +56,8 @@ class RowRule:
     unreadable: frozenset[str] = frozenset()
 
     def usable(self, frame: pd.DataFrame) -> np.ndarray:
-        """Rows with a target (a finite one for regression) and, under missing: drop, every feature."""
+        """Rows with a target (a finite one for regression), a text that is not empty (text), a file that can
+        be decoded (images) and, under missing: drop, every feature."""
         keep = frame[self.target].notna().to_numpy()
         if self.text_column is not None:
             text = frame[self.text_column]
