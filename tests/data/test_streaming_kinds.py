@@ -219,3 +219,21 @@ def test_a_streamed_image_run_learns_predicts_and_resumes_exactly(tmp_path: Path
         logits = loaded.model(*loaded.preprocessor.transform([str(tmp_path / "new" / p) for p in new.path]))
     assert pd.read_csv(out)["prediction"].tolist() == [loaded.classes[i] for i in logits.argmax(1).tolist()]
     assert (pd.read_csv(out)["prediction"] == new["label"].to_numpy()).mean() > 0.9
+
+
+def test_the_streaming_text_example_runs_as_documented(tmp_path: Path) -> None:
+    """examples/streaming_text.yaml on what examples/make_text.py writes (fewer rows, three epochs)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    out = tmp_path / "data" / "reviews_big.csv"
+    make = [sys.executable, str(ROOT / "examples" / "make_text.py"), "--rows", "1500", "--out", str(out)]
+    subprocess.run(make, check=True, capture_output=True)
+    shutil.copy(ROOT / "examples" / "streaming_text.yaml", tmp_path / "streaming_text.yaml")
+    overrides = {"train.epochs": 3, "data.stream.cache_dir": str(tmp_path / "cache"), "output.report": False}
+    result = deepfit.train(tmp_path / "streaming_text.yaml", run_dir=tmp_path / "run", overrides=overrides, quiet=True)
+    assert result.metrics["test"]["accuracy"] > 0.6  # balanced classes: it learns
+    assert "streamed from disk (data.streaming: true)" in (tmp_path / "run" / "data_report.json").read_text()
