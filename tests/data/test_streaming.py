@@ -222,7 +222,7 @@ def test_a_csv_column_that_turns_to_text_late_is_converted_as_text(tmp_path: Pat
     [
         ({"source": "builtin:wine"}, "needs a .csv or .parquet file"),
         ({"split": {"order_column": "a"}}, "order_column is not supported"),
-        ({"kind": "text"}, "tables only"),
+        ({"kind": "sequence"}, "supports tables, text and"),
     ],
 )
 def test_what_cannot_stream_is_refused_with_what_to_do(tmp_path: Path, data: dict[str, Any], message: str) -> None:

@@ -53,10 +53,18 @@ def prepare(config: Config, frame: pd.DataFrame | None = None, source: Preproces
 
     ``source``: the fitted preprocessing of model.init_from's run, reused where the kind can (docs/transfer.md).
     """
-    from deepfit.data.stream.prepare import prepare_streamed, streaming_reason
+    from deepfit.data.stream.prepare import prepare_streamed, streamed_kind, streaming_reason
 
     reason = streaming_reason(config, frame)  # before detection: a detector may read the whole file
     if reason is not None:
+        if streamed_kind(config) == "text":
+            from deepfit.data.stream.text import prepare_streamed_text
+
+            return prepare_streamed_text(config, reason)
+        if streamed_kind(config) == "image":
+            from deepfit.data.stream.image import prepare_streamed_image
+
+            return prepare_streamed_image(config, reason)
         return prepare_streamed(config, reason)
     kind = get_kind(resolve_kind(config, frame))
     return kind.prepare(config, frame) if source is None else kind.prepare(config, frame, source=source)

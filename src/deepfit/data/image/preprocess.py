@@ -23,6 +23,11 @@ from deepfit.data.target import fit_target
 from deepfit.errors import DataError
 
 
+def channel_counts(pixels: np.ndarray) -> np.ndarray:
+    """How many pixels of each channel hold each value 0..255: (C, 256) int64, for uint8 N x C x H x W."""
+    return np.stack([np.bincount(pixels[:, c].ravel(), minlength=256) for c in range(pixels.shape[1])])
+
+
 class ImagePreprocessor(Preprocessor):
     """Fit on the training pixels (uint8, N x C x H x W), then turn any raw images into model inputs."""
 
@@ -49,17 +54,21 @@ class ImagePreprocessor(Preprocessor):
     # ------------------------------------------------------------ fit
     def fit(self, pixels: np.ndarray, target: pd.Series) -> ImagePreprocessor:
         """Per-channel mean and std of the training pixels, from a histogram (exact, no float copy)."""
+        return self.fitted(channel_counts(pixels), fit_target(target, self.task))
+
+    def fitted(self, counts: np.ndarray, target_state: dict[str, Any]) -> ImagePreprocessor:
+        """The state from the training pixels' ``channel_counts`` (summed over batches when streamed: the same
+        numbers as over all the pixels at once) and the target encoder's state."""
         values = np.arange(256, dtype=np.float64) / 255.0
         mean, std = [], []
-        for channel in range(pixels.shape[1]):
-            counts = np.bincount(pixels[:, channel].ravel(), minlength=256).astype(np.float64)
-            n = max(counts.sum(), 1.0)
-            mu = float((counts * values).sum() / n)
-            var = float((counts * values**2).sum() / n - mu**2)
+        for channel in counts.astype(np.float64):
+            n = max(channel.sum(), 1.0)
+            mu = float((channel * values).sum() / n)
+            var = float((channel * values**2).sum() / n - mu**2)
             mean.append(mu)
             std.append(var**0.5 if var > 1e-8 else 1.0)  # a constant channel is only centred
         self.state["mean"], self.state["std"] = mean, std
-        self.state.update(fit_target(target, self.task))
+        self.state.update(target_state)
         return self
 
     # ------------------------------------------------------------ reuse (model.init_from)

@@ -67,6 +67,42 @@ class Moments:
         return mean, np.sqrt(np.divide(m2, total, out=np.zeros_like(total), where=total > 0))
 
 
+class TargetStats:
+    """The training target's running statistics: class counts, or the regression target's moments (every kind)."""
+
+    def __init__(self, task: str) -> None:
+        self.task = task
+        self.classes: Counter[Any] = Counter()
+        self.moments = Moments(1)
+
+    def add(self, target: pd.Series) -> None:
+        if self.task == "classification":
+            self.classes.update({plain(k): int(v) for k, v in target.value_counts().items()})
+        else:
+            self.moments.add(floats(target)[:, None])
+
+    def state(self, scaling: bool) -> dict[str, Any]:
+        """The target encoder's keys, as ``fit_target`` gives them on the same rows."""
+        if self.task == "classification":
+            return {"classes": fit_target(list(self.classes), "classification")["classes"]}
+        if scaling and self.moments.n[0]:
+            std = float(np.sqrt(self.moments.m2[0] / self.moments.n[0])) or 1.0
+            return {"target_mean": float(self.moments.mean[0]), "target_std": std}
+        return {"target_mean": 0.0, "target_std": 1.0}
+
+    def summary(self) -> dict[str, Any]:
+        """The training split's target, as ``clean.target_summary`` reports a whole table's."""
+        if self.task == "classification":
+            counts = sorted(self.classes.values())
+            return {
+                "classes": {str(k): int(v) for k, v in self.classes.most_common()},
+                "imbalance_ratio": float(counts[-1] / counts[0]) if counts else None,
+            }
+        t = self.moments
+        std = float(np.sqrt(t.m2[0] / (t.n[0] - 1))) if t.n[0] > 1 else float("nan")
+        return {"mean": float(t.mean[0]), "std": std, "min": float(t.low[0]), "max": float(t.high[0])}
+
+
 class StreamFit:
     """The running statistics of the training rows, then the fitted preprocessor."""
 
@@ -78,8 +114,7 @@ class StreamFit:
         self.missing = np.zeros(len(self.numeric))
         self.text_cells: Counter[str] = Counter()
         self.counts: dict[str, Counter[str]] = {c: Counter() for c in self.categorical}
-        self.classes: Counter[Any] = Counter()
-        self.target = Moments(1)
+        self.target = TargetStats(schema.task)
         self.sample = BottomK(config.data.stream.sample_rows)
         self.rows = 0
 
@@ -95,11 +130,7 @@ class StreamFit:
             self.missing += np.isnan(values).sum(0)
         for column in self.categorical:  # as TabularPreprocessor.fit counts: text keys of the present cells
             self.counts[column].update(frame[column].dropna().map(category_key).value_counts().to_dict())
-        target = frame[self.schema.target]
-        if self.schema.task == "classification":
-            self.classes.update({plain(k): int(v) for k, v in target.value_counts().items()})
-        else:
-            self.target.add(floats(target)[:, None])
+        self.target.add(frame[self.schema.target])
         self.sample.add(frame, priority)
 
     def preprocessor(self) -> TabularPreprocessor:
@@ -112,11 +143,7 @@ class StreamFit:
             self._numeric(state["numeric"], pre)
         for column in self.categorical:
             self._categorical(state, column, pd.Series(self.counts[column]).sort_values(ascending=False, kind="stable"))
-        if self.schema.task == "classification":
-            state["classes"] = fit_target(list(self.classes), "classification")["classes"]
-        elif data.preprocess.target_scaling and self.target.n[0]:
-            state["target_mean"] = float(self.target.mean[0])
-            state["target_std"] = float(np.sqrt(self.target.m2[0] / self.target.n[0])) or 1.0
+        state.update(self.target.state(data.preprocess.target_scaling))
         return pre
 
     def _numeric(self, num: dict[str, Any], pre: TabularPreprocessor) -> None:
@@ -151,17 +178,3 @@ class StreamFit:
         state["onehot"] = {c: state["onehot"][c] for c in order}
         order = [c for c in self.schema.kinds if c in state["embedding"]]
         state["embedding"] = {c: state["embedding"][c] for c in order}
-
-    def target_summary(self) -> dict[str, Any]:
-        """The training split's target, as ``clean.target_summary`` reports a whole table's."""
-        if self.schema.task == "classification":
-            counts = sorted(self.classes.values())
-            summary: dict[str, Any] = {
-                "classes": {str(k): int(v) for k, v in self.classes.most_common()},
-                "imbalance_ratio": float(counts[-1] / counts[0]) if counts else None,
-            }
-        else:
-            t = self.target
-            std = float(np.sqrt(t.m2[0] / (t.n[0] - 1))) if t.n[0] > 1 else float("nan")
-            summary = {"mean": float(t.mean[0]), "std": std, "min": float(t.low[0]), "max": float(t.high[0])}
-        return summary

@@ -26,14 +26,15 @@ import queue
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 
-from deepfit.data.batches import Batch
+from deepfit.data.batches import Augment, Batch
 from deepfit.data.stream.rows import SPLIT_CODES, RowRule
 from deepfit.errors import DataWarning
 
@@ -54,6 +55,8 @@ class StreamData:
     counts: list[int] = field(default_factory=list)  # training rows per class (classification)
     buffer: int = 16384
     prefetch: int = 8
+    augment: Augment | None = None  # the kind's augmentation of training batches (as TensorData.augment)
+    resolve: Callable[[pd.DataFrame], pd.DataFrame] | None = None  # the usable rows before ``transform`` (paths)
     device: torch.device | str = "cpu"
     wait_seconds: float = 0.0
     _position: dict[str, Any] | None = field(default=None, repr=False)
@@ -90,6 +93,8 @@ class StreamData:
     ) -> Iterator[Batch]:
         """``(inputs, target)`` batches of the split; shuffled in two levels when asked (see the module).
 
+        ``augment=True`` (the training loop) passes each batch through ``self.augment``, on its device.
+
         ``shard=(rank, world)`` (many processes): every process reads the same stream and keeps its contiguous
         part of each global batch, as ``TensorData.batches`` does, so the global batches equal one process's.
         """
@@ -121,7 +126,8 @@ class StreamData:
                 if shard is not None:
                     size, (rank, world) = len(batch[-1]), shard
                     batch = tuple(t[rank * size // world : (rank + 1) * size // world] for t in batch)
-                yield tuple(t.to(self.device) for t in batch[:-1]), batch[-1].to(self.device)
+                inputs, target = tuple(t.to(self.device) for t in batch[:-1]), batch[-1].to(self.device)
+                yield self.augment(inputs, target) if augment and self.augment is not None else (inputs, target)
         finally:
             stop.set()
             while worker.is_alive():
@@ -212,6 +218,8 @@ class StreamData:
         pre = self.preprocessor
         y, known = pre.transform_target(frame[rule.target])
         frame = frame[known]
+        if self.resolve is not None:
+            frame = self.resolve(frame)
         with warnings.catch_warnings():  # cells that are not numbers were counted once, in the data report
             warnings.simplefilter("ignore", DataWarning)
             inputs = pre.transform(frame, source=f"the {self.split} data")

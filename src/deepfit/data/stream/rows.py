@@ -51,10 +51,20 @@ class RowRule:
     seed: int
     group_column: str | None = None
     drop_missing: bool = False  # data.clean.missing: drop
+    text_column: str | None = None  # text: a row with an empty (or missing) text is not usable, as in memory
+    path_column: str | None = None  # images: a row whose file is in ``unreadable`` is not usable
+    unreadable: frozenset[str] = frozenset()
 
     def usable(self, frame: pd.DataFrame) -> np.ndarray:
-        """Rows with a target (a finite one for regression) and, under missing: drop, every feature."""
+        """Rows with a target (a finite one for regression), a text that is not empty (text), a file that can
+        be decoded (images) and, under missing: drop, every feature."""
         keep = frame[self.target].notna().to_numpy()
+        if self.text_column is not None:
+            text = frame[self.text_column]
+            keep = keep & (text.notna() & (text.astype(str).str.strip() != "")).to_numpy()
+        if self.path_column is not None:
+            paths = frame[self.path_column]
+            keep = keep & (paths.notna() & ~paths.astype(str).isin(self.unreadable)).to_numpy()
         if self.task == "regression":
             keep = keep & ~np.isnan(floats(frame[self.target]))
         if self.drop_missing:

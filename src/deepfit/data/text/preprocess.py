@@ -41,6 +41,19 @@ def texts_of(values: pd.Series, column: str, source: str) -> pd.Series:
     return texts
 
 
+class TokenLengths:
+    """The longest training text in tokens, and how many are longer than ``data.text.max_length`` (cut there),
+    counted batch by batch."""
+
+    def __init__(self) -> None:
+        self.longest, self.over = 0, 0
+
+    def add(self, tokenizer: Tokenizer, texts: list[str], max_length: int) -> None:
+        lengths = [len(e.ids) for e in tokenizer.encode_batch(texts)]
+        self.longest = max([self.longest, *lengths])
+        self.over += sum(n > max_length for n in lengths)
+
+
 class TextPreprocessor(Preprocessor):
     """Fit the tokenizer and the label coding on the training split; turn raw texts into padded token ids."""
 
@@ -55,12 +68,27 @@ class TextPreprocessor(Preprocessor):
     def fit(self, frame: pd.DataFrame, *, column: str, target: str, task: str) -> TextPreprocessor:
         texts = frame[column].tolist()
         tokenizer = train_tokenizer(texts, self.config)
-        lengths = [len(e.ids) for e in tokenizer.encode_batch(texts)]
+        lengths = TokenLengths()
+        lengths.add(tokenizer, texts, self.config.max_length)
+        target_state = fit_target(frame[target], task, scaling=self.target_scaling)
+        return self.fitted(tokenizer, lengths, column=column, target=target, task=task, target_state=target_state)
+
+    def fitted(
+        self,
+        tokenizer: Tokenizer,
+        lengths: TokenLengths,
+        *,
+        column: str,
+        target: str,
+        task: str,
+        target_state: dict[str, Any],
+    ) -> TextPreprocessor:
+        """The state of a tokenizer trained on the training texts (in memory, or streamed: deepfit.data.stream)."""
         # Pad to the longest training text, at most max_length: no wider than the data needs.
-        seq_len = min(self.config.max_length, max(lengths))
+        seq_len = min(self.config.max_length, lengths.longest)
         state: dict[str, Any] = {"task": task, "target": target, "text_column": column, "seq_len": seq_len}
-        state["truncated_train_texts"] = int(sum(n > seq_len for n in lengths))
-        state.update(fit_target(frame[target], task, scaling=self.target_scaling))
+        state["truncated_train_texts"] = lengths.over
+        state.update(target_state)
         state["tokenizer"] = tokenizer.to_str()
         self.state, self._tokenizer = state, None
         return self
