@@ -13,6 +13,13 @@ Batch = tuple[tuple[torch.Tensor, ...], torch.Tensor]
 Augment = Callable[[tuple[torch.Tensor, ...], torch.Tensor], Batch]
 
 
+def shard_part(size: int, shard: tuple[int, int]) -> slice:
+    """Rank's contiguous part of a global batch of ``size`` rows (``shard=(rank, world)``): the parts of all ranks
+    tile the batch and differ in size by at most one row."""
+    rank, world = shard
+    return slice(rank * size // world, (rank + 1) * size // world)
+
+
 @dataclass
 class TensorData:
     """Model inputs (one or more tensors with the same first dimension) and the target."""
@@ -62,9 +69,8 @@ class TensorData:
         for first in range(start * batch_size, n, batch_size):
             last = first + batch_size
             if shard is not None:  # this rank's part of the global batch
-                rank, world = shard
-                size = min(batch_size, n - first)
-                first, last = first + rank * size // world, first + (rank + 1) * size // world
+                part = shard_part(min(batch_size, n - first), shard)
+                first, last = first + part.start, first + part.stop
             if order is None:
                 batch = tuple(t[first:last] for t in self.inputs), self.target[first:last]
             else:

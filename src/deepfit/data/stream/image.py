@@ -25,8 +25,7 @@ import numpy as np
 
 from deepfit.config import Config
 from deepfit.data.stream.fit import TargetStats
-from deepfit.data.stream.prepare import StreamedData, all_splits, open_table, split_plan
-from deepfit.data.stream.reader import StreamData
+from deepfit.data.stream.prepare import StreamedData, all_splits, open_table, split_plan, stream_maker
 from deepfit.data.stream.rows import SPLIT_CODES, BottomK, RowRule
 from deepfit.errors import DataError
 
@@ -96,20 +95,7 @@ def prepare_streamed_image(config: Config, reason: str) -> StreamedData:
     report = _report(reason, path, table_path, target, task, rows_in, missing, sample.seen, stats, failures)
     report["rows_out"] = sum(b.seen for b in (sample, *held.values()))
 
-    def stream(split: str, n: int) -> StreamData:
-        return StreamData(
-            table_path,
-            columns,
-            rule,
-            split,
-            pre,
-            n,
-            buffer=settings.shuffle_buffer,
-            prefetch=settings.prefetch,
-            augment=kind.augment(config, pre, split),
-            resolve=resolve,
-        )
-
+    stream = stream_maker(config, kind, table_path, columns, rule, pre, resolve=resolve)
     tensors, frames, streams = all_splits(
         config, _Paths(kind), stream, sample.seen, stats, held, external, report, sample.frame(columns)
     )

@@ -137,16 +137,36 @@ def prepare_streamed(config: Config, reason: str) -> StreamedData:
     report = _report(config, schema, pre, fitter, counts, missing, reason, table_path, path)
     frames = {"train": fitter.sample.frame(columns)}
 
-    def stream(split: str, rows: int) -> StreamData:
-        return StreamData(
-            table_path, columns, rule, split, pre, rows, buffer=settings.shuffle_buffer, prefetch=settings.prefetch
-        )
-
+    stream = stream_maker(config, TabularKind(), table_path, columns, rule, pre)
     tensors, frames, streams = all_splits(
         config, TabularKind(), stream, fitter.rows, fitter.target, held, external, report, frames["train"]
     )
     spec = TabularKind().spec(config, pre, tensors, report)
     return StreamedData(tensors, frames, spec, pre, schema, report, streams)
+
+
+def stream_maker(
+    config: Config, kind: Any, path: Path, columns: list[str], rule: RowRule, pre: Any, resolve: Any = None
+) -> Callable[[str, int], StreamData]:
+    """``stream(split, rows)``: the StreamData of one split of the Parquet copy, preprocessed by ``pre``, with the
+    kind's augmentation of that split (``resolve``: the usable rows before ``transform``, e.g. image paths)."""
+    settings = config.data.stream
+
+    def stream(split: str, rows: int) -> StreamData:
+        return StreamData(
+            path,
+            columns,
+            rule,
+            split,
+            pre,
+            rows,
+            buffer=settings.shuffle_buffer,
+            prefetch=settings.prefetch,
+            augment=kind.augment(config, pre, split),
+            resolve=resolve,
+        )
+
+    return stream
 
 
 def all_splits(

@@ -34,7 +34,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from deepfit.data.batches import Augment, Batch
+from deepfit.data.batches import Augment, Batch, shard_part
 from deepfit.data.stream.rows import SPLIT_CODES, RowRule
 from deepfit.errors import DataWarning
 
@@ -124,8 +124,8 @@ class StreamData:
                 if index <= skip:
                     continue
                 if shard is not None:
-                    size, (rank, world) = len(batch[-1]), shard
-                    batch = tuple(t[rank * size // world : (rank + 1) * size // world] for t in batch)
+                    part = shard_part(len(batch[-1]), shard)
+                    batch = tuple(t[part] for t in batch)
                 inputs, target = tuple(t.to(self.device) for t in batch[:-1]), batch[-1].to(self.device)
                 yield self.augment(inputs, target) if augment and self.augment is not None else (inputs, target)
         finally:

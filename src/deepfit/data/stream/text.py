@@ -26,8 +26,7 @@ from typing import Any
 
 from deepfit.config import Config
 from deepfit.data.stream.fit import TargetStats
-from deepfit.data.stream.prepare import StreamedData, all_splits, open_table, split_plan
-from deepfit.data.stream.reader import StreamData
+from deepfit.data.stream.prepare import StreamedData, all_splits, open_table, split_plan, stream_maker
 from deepfit.data.stream.rows import SPLIT_CODES, BottomK, RowRule
 from deepfit.errors import DataError
 
@@ -105,19 +104,7 @@ def prepare_streamed_text(config: Config, reason: str) -> StreamedData:
     unused = [c for c in head.columns if c not in (column, target)]
     report["dropped_columns"] = {c: "not used: a text model reads the text column only" for c in unused}
 
-    def stream(split: str, n: int) -> StreamData:
-        return StreamData(
-            table_path,
-            columns,
-            rule,
-            split,
-            pre,
-            n,
-            buffer=settings.shuffle_buffer,
-            prefetch=settings.prefetch,
-            augment=kind.augment(config, pre, split),
-        )
-
+    stream = stream_maker(config, kind, table_path, columns, rule, pre)
     train_sample = sample.frame(columns)
     tensors, frames, streams = all_splits(config, kind, stream, rows, stats, held, external, report, train_sample)
     kind.finish_report(config, report, pre, {k: v for k, v in tensors.items() if k != "train"}, frames)
